@@ -1,0 +1,1 @@
+"""Layers: each owns its forward and its backward pass."""

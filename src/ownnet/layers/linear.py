@@ -1,0 +1,75 @@
+"""``Linear``: the fully connected layer, y = x @ W + b."""
+
+from .. import backend
+from ..module import Module
+from .init import initial_weight, resolve_scheme
+
+
+class Linear(Module):
+    """A fully connected layer: ``y = x @ weight + bias``.
+
+    Shape: input ``(batch, in_features)`` -> output ``(batch, out_features)``;
+    ``weight`` is ``(in_features, out_features)``, ``bias`` is ``(out_features,)``.
+
+    ``init`` is one of ``"he_uniform"``, ``"he_normal"``, ``"xavier_uniform"``, ``"xavier_normal"``
+    (``kaiming_*``/``glorot_*`` aliases) or ``"auto"``: He for a layer followed by a ReLU-like
+    activation in a ``Sequential``, Xavier otherwise.
+
+    Example::
+
+        layer = Linear(784, 10)
+        logits = layer(x)              # x: (batch, 784) -> (batch, 10)
+        grad_x = layer.backward(g)     # g: (batch, 10); adds into layer.weight.grad, layer.bias.grad
+    """
+
+    needs_input_grad = True
+    """Set to False on a first layer (the training loop does) to skip dL/dx, which no one uses."""
+
+    def __init__(self, in_features, out_features, bias=True, init="auto", dtype=None):
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"Linear: {name} must be a positive integer, got {value!r}")
+        self.in_features, self.out_features, self.has_bias = in_features, out_features, bool(bias)
+        self.init = init if init == "auto" else resolve_scheme(init)
+        self.weight = self.add_parameter("weight", initial_weight(
+            "he_uniform" if init == "auto" else init, in_features, out_features, dtype))
+        self.bias = None
+        if self.has_bias:
+            self.bias = self.add_parameter("bias", backend.zeros((out_features,), dtype))
+        self.x = None
+
+    def reset_parameters(self, scheme):
+        """Draw new weights with ``scheme`` (bias back to zero)."""
+        self.weight.data[...] = initial_weight(scheme, self.in_features, self.out_features, self.dtype)
+        if self.bias is not None:
+            self.bias.data.fill(0)
+
+    def forward(self, x):
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            hint = " (for a single sample use x.reshape(1, -1))" if x.ndim == 1 else ""
+            raise ValueError(
+                f"{self.label}: expected input of shape (batch, {self.in_features}), "
+                f"got {tuple(x.shape)}{hint}"
+            )
+        if x.dtype != self.weight.data.dtype:
+            x = x.astype(self.weight.data.dtype)
+        self.x = x
+        y = x @ self.weight.data
+        if self.bias is not None:
+            y += self.bias.data
+        return y
+
+    def backward(self, grad_out):
+        x = self._saved(self.x)
+        self._check_grad_shape(grad_out, (x.shape[0], self.out_features))
+        self.weight.grad += x.T @ grad_out  # dL/dW = x^T . dL/dy
+        if self.bias is not None:
+            self.bias.grad += grad_out.sum(axis=0)  # dL/db = sum over the batch of dL/dy
+        if not self.needs_input_grad:
+            return None
+        return grad_out @ self.weight.data.T  # dL/dx = dL/dy . W^T
+
+    def get_config(self):
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "bias": self.has_bias, "init": self.init}
