@@ -13,8 +13,8 @@ class Sequential(Module):
     """Layers applied one after the other: ``Sequential(Linear(784, 128), ReLU(), Linear(128, 10))``.
 
     Shape: whatever the first layer takes -> whatever the last layer gives. ``add(layer)`` appends,
-    as in the lesson. A ``Linear`` with ``init="auto"`` gets He initialisation when a ReLU-like
-    activation follows it and Xavier when tanh or sigmoid follows it.
+    as in the lesson. A ``Linear`` with ``init="auto"`` keeps He initialisation unless the layer
+    after it prefers another one (tanh and sigmoid prefer Xavier).
     """
 
     def __init__(self, *layers):
@@ -71,8 +71,6 @@ class Residual(Module):
     dL/dx = dL/dy + block.backward(dL/dy) (the identity path plus the block's path).
     """
 
-    needs_input_grad = True
-
     def __init__(self, block):
         super().__init__()
         self.block = self.add_child(block)
@@ -96,8 +94,6 @@ class Concat(Module):
     Shape: input ``(batch, in)`` -> ``(batch, out_1 + out_2 + ...)``. Backward: the gradient is split
     back into the branches' parts, and their input gradients are summed (the input is shared).
     """
-
-    needs_input_grad = True
 
     def __init__(self, *branches):
         super().__init__()

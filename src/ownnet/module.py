@@ -47,6 +47,10 @@ class Module:
     model file can rebuild the module from its class name and config.
     """
 
+    needs_input_grad = True
+    """Whether ``backward`` must return dL/dx. The training loop sets it to False on the first layer
+    (nothing uses the gradient of the data), which lets ``Linear`` skip one matrix product."""
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if not cls.__name__.startswith("_"):

@@ -29,8 +29,10 @@ def summary_table(model, input_shape=None):
              shape, f"{c.num_parameters():,}") for i, (c, shape) in enumerate(zip(children, shapes))]
     header = ("layer", "output shape", "parameters")
     widths = [max(len(r[k]) for r in rows + [header]) for k in range(3)]
-    line = "  ".join("{:<%d}" % w for w in widths)
-    text = [line.format(*header), "-" * (sum(widths) + 4)]
-    text += [line.format(*row) for row in rows]
+    def line(cells):
+        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip()
+
+    text = [line(header), "-" * (sum(widths) + 4)]
+    text += [line(row) for row in rows]
     text.append(f"total: {model.num_parameters():,} trainable parameters, dtype {model.dtype}")
     return "\n".join(text)

@@ -12,8 +12,8 @@ class Linear(Module):
     ``weight`` is ``(in_features, out_features)``, ``bias`` is ``(out_features,)``.
 
     ``init`` is one of ``"he_uniform"``, ``"he_normal"``, ``"xavier_uniform"``, ``"xavier_normal"``
-    (``kaiming_*``/``glorot_*`` aliases) or ``"auto"``: He for a layer followed by a ReLU-like
-    activation in a ``Sequential``, Xavier otherwise.
+    (``kaiming_*``/``glorot_*`` aliases) or ``"auto"``: He, except that in a ``Sequential`` a layer
+    followed by tanh or sigmoid (activations whose ``preferred_init`` is Xavier) gets Xavier.
 
     Example::
 
@@ -21,9 +21,6 @@ class Linear(Module):
         logits = layer(x)              # x: (batch, 784) -> (batch, 10)
         grad_x = layer.backward(g)     # g: (batch, 10); adds into layer.weight.grad, layer.bias.grad
     """
-
-    needs_input_grad = True
-    """Set to False on a first layer (the training loop does) to skip dL/dx, which no one uses."""
 
     def __init__(self, in_features, out_features, bias=True, init="auto", dtype=None):
         super().__init__()

@@ -1,0 +1,219 @@
+"""The ``ownnet`` command: train, evaluate, predict, lab.
+
+Bad options or values give a one-line error and exit code 2, never a traceback.
+"""
+
+import argparse
+import os
+import sys
+
+
+class UsageError(Exception):
+    """A user-facing problem with the command line or its files (exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _hidden_sizes(text):
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()] if text.strip() else []
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes like 512,256, got {text!r}") \
+            from None
+    if any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    return sizes
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def build_parser():
+    from . import recipes
+
+    parser = _Parser(prog="ownnet", description="ownnet: neural networks from scratch on NumPy.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train an MLP (default: MNIST to >= 98%% in seconds)")
+    train.add_argument("--recipe", choices=sorted(recipes.RECIPES), default="default",
+                       help="a preset: 'default' (fast, >= 98%%) or 'best' (the best plain MLP, slower)")
+    train.add_argument("--dataset", choices=recipes.DATASETS, help="default: mnist")
+    train.add_argument("--hidden", type=_hidden_sizes, help="hidden layer sizes, e.g. 512,256 ('' = none)")
+    train.add_argument("--activation", help="relu, leakyrelu, tanh, sigmoid, gelu, identity")
+    train.add_argument("--dropout", type=_non_negative_float, help="dropout after each hidden layer")
+    train.add_argument("--optimizer", choices=recipes.OPTIMIZERS)
+    train.add_argument("--lr", type=_positive_float, help="learning rate")
+    train.add_argument("--momentum", type=_non_negative_float)
+    train.add_argument("--weight-decay", type=_non_negative_float)
+    train.add_argument("--batch-size", type=_positive_int)
+    train.add_argument("--epochs", type=_positive_int)
+    train.add_argument("--schedule", choices=recipes.SCHEDULES)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--dtype", choices=("float32", "float64"))
+    train.add_argument("--limit", type=_positive_int, help="train on the first N samples only")
+    train.add_argument("--out", help="folder for metrics.json, model.safetensors, curves.png, checkpoint")
+    train.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    train.add_argument("--quiet", action="store_true", help="only the final line")
+
+    evaluate = commands.add_parser("evaluate", help="accuracy, per-class precision/recall, confusion matrix")
+    evaluate.add_argument("model", help="a model file written by ownnet train / on.save")
+    evaluate.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist")
+    evaluate.add_argument("--out", help="folder for confusion.png and misclassified.png")
+
+    predict = commands.add_parser("predict", help="classify PNG/JPEG images of digits")
+    predict.add_argument("model")
+    predict.add_argument("images", nargs="+")
+
+    lab = commands.add_parser("lab", help="the lab's study of 1-, 2- and 3-layer perceptrons, as a report")
+    lab.add_argument("--quick", action="store_true", help="a small version in about a minute")
+    lab.add_argument("--out", default="lab-report", help="folder for report.md and its figures")
+    lab.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def _cmd_train(args):
+    from . import recipes
+
+    overrides = {"dataset": args.dataset, "hidden": args.hidden, "activation": args.activation,
+                 "dropout": args.dropout, "optimizer": args.optimizer, "lr": args.lr,
+                 "momentum": args.momentum, "weight_decay": args.weight_decay,
+                 "batch_size": args.batch_size, "epochs": args.epochs, "schedule": args.schedule,
+                 "seed": args.seed, "dtype": args.dtype, "limit": args.limit}
+    config = recipes.config_for(args.recipe, **overrides)
+    if args.resume and not args.out:
+        raise UsageError("ownnet train: --resume needs --out (the folder that holds the checkpoint)")
+    if config["dropout"] >= 1:
+        raise UsageError(f"ownnet train: --dropout must be below 1, got {config['dropout']}")
+    from .models import activation_class
+
+    try:
+        activation_class(config["activation"])
+    except ValueError as error:
+        raise UsageError(f"ownnet train: --{error}") from None
+    _, _, result = recipes.train_from_config(config, out=args.out, resume=args.resume,
+                                             verbose=not args.quiet)
+    if not args.quiet:
+        print(f"wall time {result['wall_seconds']:.1f} s, {result['epochs_run']} epochs")
+    print(f"test_accuracy={result['test_accuracy']:.4f}")
+    return 0
+
+
+def _load_model(path):
+    from .io import ModelFormatError, load
+
+    try:
+        return load(path)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such model file") from None
+    except (ModelFormatError, IsADirectoryError) as error:
+        raise UsageError(f"{path}: not an ownnet model file ({error})") from None
+
+
+def _cmd_evaluate(args):
+    from . import metrics
+    from .recipes import load_dataset
+    from .training import predict
+
+    model = _load_model(args.model)
+    _, (x_test, y_test) = load_dataset(args.dataset, model.dtype)
+    logits = predict(model, x_test)
+    labels = logits.argmax(axis=1)
+    n_classes = logits.shape[1]
+    print(f"accuracy {metrics.accuracy(y_test, labels):.4f} on {len(y_test)} test samples")
+    precision, recall = metrics.precision_recall_per_class(y_test, labels, n_classes=n_classes)
+    print("class  precision  recall")
+    for k in range(n_classes):
+        print(f"{k:>5}  {precision[k]:9.4f}  {recall[k]:6.4f}")
+    matrix = metrics.confusion_matrix(y_test, labels, n_classes=n_classes)
+    print("confusion matrix (rows: true class, columns: predicted)")
+    for row in matrix:
+        print(" ".join(f"{v:5d}" for v in row))
+    if args.out:
+        from . import plot
+
+        os.makedirs(args.out, exist_ok=True)
+        confusion_png = os.path.join(args.out, "confusion.png")
+        plot.confusion_matrix(matrix, path=confusion_png)
+        # The worst mistakes: wrong predictions with the lowest logit margin for the true class.
+        wrong = (labels != y_test).nonzero()[0]
+        margin = logits[wrong, labels[wrong]] - logits[wrong, y_test[wrong]]
+        worst = wrong[margin.argsort()[::-1][:25]]
+        misclassified_png = os.path.join(args.out, "misclassified.png")
+        plot.image_grid(x_test[worst], titles=[f"{t} as {p}" for t, p in zip(y_test[worst], labels[worst])],
+                        path=misclassified_png)
+        print(f"wrote {confusion_png} and {misclassified_png}")
+    return 0
+
+
+def _cmd_predict(args):
+    from .images import load_digit_image
+    from .training import predict_proba
+
+    model = _load_model(args.model)
+    for path in args.images:
+        try:
+            x = load_digit_image(path).astype(model.dtype)
+        except (OSError, ValueError) as error:
+            raise UsageError(f"{path}: cannot read this image ({error})") from None
+        probabilities = predict_proba(model, x.reshape(1, -1))[0]
+        top = probabilities.argsort()[::-1][:3]
+        best = ", ".join(f"{k}: {probabilities[k]:.3f}" for k in top)
+        print(f"{path}: {top[0]}  ({best})")
+    return 0
+
+
+def _cmd_lab(args):
+    from .lab import run_lab
+
+    report = run_lab(args.out, quick=args.quick, seed=args.seed)
+    print(f"report written to {report}")
+    return 0
+
+
+def main(argv=None):
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        handler = {"train": _cmd_train, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
+                   "lab": _cmd_lab}[args.command]
+        return handler(args)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, ImportError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

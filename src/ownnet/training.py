@@ -1,0 +1,304 @@
+"""``fit``, ``evaluate``, ``predict``: the training loop the lesson writes by hand, with the rest around it.
+
+One step is the lesson's manual loop — ``out = model.forward(x)``, ``loss.forward(out, y)``,
+``model.backward(loss.backward())``, ``optimizer.step()`` — and ``fit`` adds minibatches, metrics,
+validation, schedules, callbacks, a progress bar, divergence checks and checkpoints.
+"""
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+from . import backend, metrics
+from .history import History
+from .progress import EpochProgress, format_logs
+
+METRICS = {
+    "accuracy": metrics.accuracy,
+    "zero_one_loss": metrics.zero_one_loss,
+    "mae": metrics.mean_absolute_error,
+    "mse": metrics.mean_squared_error,
+    "r2": metrics.r2_score,
+}
+_CLASSIFICATION_METRICS = ("accuracy", "zero_one_loss")
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced NaN or inf (loss or weights): usually a learning rate that is too high."""
+
+
+@dataclass
+class Run:
+    """What callbacks see while ``fit`` runs."""
+
+    model: object
+    loss: object
+    optimizer: object
+    history: History
+    schedule: object = None
+    epoch: int = 0
+    step: int = 0
+    stop_training: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def _resolve_metrics(names, loss):
+    resolved = []
+    threshold = 0.0 if type(loss).__name__ == "BCEWithLogitsLoss" else 0.5
+    for name in names or ():
+        if callable(name):
+            resolved.append((getattr(name, "__name__", "metric"), name))
+        elif name in METRICS:
+            fn = METRICS[name]
+            if name in _CLASSIFICATION_METRICS:
+                resolved.append((name, lambda y_true, y_pred, fn=fn: fn(y_true, y_pred, threshold=threshold)))
+            else:
+                resolved.append((name, fn))
+        else:
+            raise ValueError(f"metrics: unknown metric {name!r}; expected one of {sorted(METRICS)} or a "
+                             "function metric(y_true, y_pred)")
+    return resolved
+
+
+def _as_inputs(model, x, y=None):
+    """Validate once, up front, so that the training step itself checks nothing."""
+    x = backend.as_float_array(x, name="x", dtype=model.dtype)
+    if y is None:
+        return x, None
+    y = backend.xp.asarray(y)
+    if y.ndim == 0 or y.shape[0] != x.shape[0]:
+        raise ValueError(f"y: expected {x.shape[0]} targets (one per row of x), got shape {tuple(y.shape)}")
+    if y.dtype.kind in "iub":
+        y = y.astype(backend.xp.int64, copy=False)
+    else:
+        y = backend.as_float_array(y, name="y", dtype=model.dtype)
+    return x, y
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+
+
+def _split_validation(x, y, validation_data, validation_split, model):
+    if validation_data is not None:
+        if validation_split:
+            raise ValueError("give either validation_data or validation_split, not both")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError("validation_data: expected a tuple (x_val, y_val)")
+        return x, y, _as_inputs(model, *validation_data)
+    if not validation_split:
+        return x, y, None
+    if not 0.0 < validation_split < 1.0:
+        raise ValueError(f"validation_split: expected a fraction in (0, 1), got {validation_split!r}")
+    n_val = int(round(len(x) * validation_split))
+    if n_val < 1 or n_val >= len(x):
+        raise ValueError(f"validation_split={validation_split} leaves no data on one side of {len(x)} rows")
+    # As in Keras: the last rows, taken before any shuffling.
+    return x[:-n_val], y[:-n_val], (x[-n_val:], y[-n_val:])
+
+
+def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=None,
+        validation_split=0.0, metrics=("accuracy",), schedule=None, callbacks=(), seed=None,
+        shuffle=True, verbose=True, checkpoint_dir=None, resume=False, clip_grad_norm=None,
+        augment=None):
+    """Train ``model`` on ``(x, y)`` by minibatch gradient descent; returns a ``History``.
+
+    x: ``(samples, features)``; y: class labels ``(samples,)``, or targets shaped like the model's
+    output. Each epoch visits every sample once in batches of ``batch_size`` (shuffled, reproducibly
+    when ``seed`` is given). After each epoch: metrics on the training batches (running, as Keras
+    reports them) and on the validation data, the schedule's ``step()``, the callbacks, and — with
+    ``checkpoint_dir`` — a checkpoint from which ``resume=True`` continues bit-identically.
+
+    ``augment``, if given, is a function ``x_batch -> x_batch`` applied to every training batch
+    (e.g. ``on.RandomShift``). Raises ``DivergenceError`` (naming epoch and step) as soon as the
+    loss is NaN or inf.
+    """
+    from .data import DataLoader
+
+    _check_positive_int("epochs", epochs)
+    _check_positive_int("batch_size", batch_size)
+    x, y = _as_inputs(model, x, y)
+    x, y, validation = _split_validation(x, y, validation_data, validation_split, model)
+    metric_fns = _resolve_metrics(metrics, loss)
+    loader = DataLoader(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed, reuse_buffers=True)
+    history = History()
+    run = Run(model, loss, optimizer, history, schedule)
+    callbacks = list(callbacks)
+    start_epoch = 1
+    if seed is not None:
+        from .layers.init import manual_seed
+
+        manual_seed(seed)  # Dropout masks
+    if checkpoint_dir is not None and resume:
+        from .checkpoint import checkpoint_path, load_checkpoint
+
+        if os.path.exists(checkpoint_path(checkpoint_dir)):
+            start_epoch = load_checkpoint(checkpoint_dir, model, optimizer, history, schedule, loader) + 1
+            if verbose:
+                print(f"resumed from {checkpoint_path(checkpoint_dir)} after epoch {start_epoch - 1}")
+    for callback in callbacks:
+        callback.on_train_begin(run)
+
+    step_schedule = schedule is not None and getattr(schedule, "interval", "epoch") == "step"
+    was_training, needed_input_grad = model.training, model.needs_input_grad
+    model.train()
+    model.needs_input_grad = False  # nobody uses dL/dx of the data: skip that product
+    logs = {}
+    try:
+        for epoch in range(start_epoch, epochs + 1):
+            run.epoch = epoch
+            for callback in callbacks:
+                callback.on_epoch_begin(epoch)
+            logs = _train_epoch(run, loader, metric_fns, epochs, verbose, callbacks, clip_grad_norm,
+                                step_schedule, validation, augment)
+            history.append(logs)
+            if schedule is not None and not step_schedule:
+                if getattr(schedule, "needs_metric", False):
+                    schedule.step(logs.get("val_loss", logs["loss"]))
+                else:
+                    schedule.step()
+            for callback in callbacks:
+                callback.on_epoch_end(epoch, logs)
+            if checkpoint_dir is not None:
+                from .checkpoint import save_checkpoint
+
+                save_checkpoint(checkpoint_dir, epoch, model, optimizer, history, schedule, loader)
+            if run.stop_training:
+                break
+    finally:
+        model.needs_input_grad = needed_input_grad
+        model.train(was_training)
+    for callback in callbacks:
+        callback.on_train_end(logs)
+    return history
+
+
+def _train_epoch(run, loader, metric_fns, epochs, verbose, callbacks, clip_norm, step_schedule,
+                 validation, augment):
+    model, loss, optimizer = run.model, run.loss, run.optimizer
+    start = time.perf_counter()
+    progress = EpochProgress(run.epoch, epochs, len(loader), verbose)
+    lr = optimizer.lr
+    total_loss, seen = 0.0, 0
+    metric_sums = [0.0] * len(metric_fns)
+    for step, (x_batch, y_batch) in enumerate(loader, 1):
+        n = len(x_batch)
+        if augment is not None:
+            x_batch = augment(x_batch)
+        out = model.forward(x_batch)
+        value = loss.forward(out, y_batch)
+        if not math.isfinite(value):
+            raise DivergenceError(
+                f"the loss became {value} at epoch {run.epoch}, step {step} (learning rate "
+                f"{optimizer.lr:g}); try a smaller learning rate or clip_grad_norm. The last checkpoint "
+                "(if any) is intact."
+            )
+        optimizer.zero_grad()
+        model.backward(loss.backward())
+        if clip_norm is not None:
+            from .optim import clip_grad_norm
+
+            clip_grad_norm(optimizer.params, clip_norm)
+        optimizer.step()
+        if step_schedule:
+            run.schedule.step()
+        total_loss += value * n
+        seen += n
+        for k, (_, fn) in enumerate(metric_fns):
+            metric_sums[k] += fn(y_batch, out) * n
+        run.step = step
+        if callbacks:
+            for callback in callbacks:
+                callback.on_batch_end(step, {"loss": value, "batch_size": n})
+        if progress.bar is not None:
+            progress.update(step, {"loss": f"{total_loss / seen:.4f}"})
+    _check_parameters_finite(model, run.epoch, optimizer.lr)
+    logs = {"epoch": run.epoch, "loss": total_loss / seen}
+    for (name, _), total in zip(metric_fns, metric_sums):
+        logs[name] = total / seen
+    if validation is not None:
+        results = _evaluate(model, loss, *validation, metric_fns, batch_size=1024)
+        logs.update({f"val_{key}": value for key, value in results.items()})
+    seconds = time.perf_counter() - start
+    logs.update({"lr": lr, "seconds": seconds, "samples_per_second": seen / seconds})
+    progress.close(format_logs(run.epoch, epochs, logs))
+    return logs
+
+
+def _check_parameters_finite(model, epoch, lr):
+    for name, p in model.named_parameters():
+        if not bool(backend.xp.isfinite(p.data).all()):
+            raise DivergenceError(f"parameter {name} holds NaN or inf after epoch {epoch} "
+                                  f"(learning rate {lr:g}); try a smaller learning rate")
+
+
+def _batches(n, batch_size):
+    for start in range(0, n, batch_size):
+        yield slice(start, min(start + batch_size, n))
+
+
+def _evaluate(model, loss, x, y, metric_fns, batch_size):
+    """Loss and metrics over all of ``(x, y)``, in eval mode, batch by batch."""
+    outputs = predict(model, x, batch_size=batch_size)
+    results = {}
+    if loss is not None:
+        results["loss"] = _batched_loss(loss, outputs, y, batch_size)
+    for name, fn in metric_fns:
+        results[name] = float(fn(y, outputs))
+    return results
+
+
+def _batched_loss(loss, outputs, y, batch_size):
+    total = 0.0
+    for part in _batches(len(outputs), batch_size):
+        value = loss.forward(outputs[part], y[part])
+        total += value * (part.stop - part.start) if loss.reduction == "mean" else value
+    return total / len(outputs) if loss.reduction == "mean" else total
+
+
+def evaluate(model, loss, x, y, metrics=("accuracy",), batch_size=1024):
+    """``{"loss": ..., "accuracy": ...}`` of ``model`` on ``(x, y)`` in eval mode (Dropout off,
+    BatchNorm running statistics). ``loss`` may be None to compute only the metrics."""
+    _check_positive_int("batch_size", batch_size)
+    x, y = _as_inputs(model, x, y)
+    return _evaluate(model, loss, x, y, _resolve_metrics(metrics, loss), batch_size)
+
+
+def predict(model, x, batch_size=1024):
+    """The model's outputs for ``x`` (logits for a classifier), computed in eval mode in batches, so
+    that any number of rows fits in memory: ``(samples, features)`` -> ``(samples, outputs)``."""
+    _check_positive_int("batch_size", batch_size)
+    x, _ = _as_inputs(model, x)
+    was_training = model.training
+    model.eval()
+    try:
+        outputs = None
+        for part in _batches(len(x), batch_size):
+            out = model.forward(x[part])
+            if outputs is None:
+                outputs = backend.xp.empty((len(x), *out.shape[1:]), dtype=out.dtype)
+            outputs[part] = out
+    finally:
+        model.train(was_training)
+    return outputs
+
+
+def predict_proba(model, x, batch_size=1024):
+    """Class probabilities: softmax of the outputs, or the sigmoid for a single output column
+    (two classes with ``BCEWithLogitsLoss``), as ``(samples, n_classes)``."""
+    logits = predict(model, x, batch_size)
+    xp = backend.xp
+    if logits.ndim == 1 or logits.shape[1] == 1:
+        p = 1.0 / (1.0 + xp.exp(-logits.reshape(-1, 1)))
+        return xp.concatenate([1 - p, p], axis=1).astype(logits.dtype, copy=False)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = xp.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def predict_classes(model, x, batch_size=1024):
+    """The most probable class of each row: ``(samples,)`` integer labels."""
+    probabilities = predict_proba(model, x, batch_size)
+    return probabilities.argmax(axis=1)
