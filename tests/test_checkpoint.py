@@ -13,7 +13,7 @@ def _data(n=256, seed=0):
     return x, y
 
 
-def _run(tmp_dir, epochs, resume=False, optimizer_name="adam"):
+def _run(tmp_dir, epochs, resume=False, optimizer_name="adam", augment=False):
     on.manual_seed(3)
     model = on.mlp([6, 16, 16, 3], dropout=0.1)
     params = model.parameters()
@@ -24,15 +24,17 @@ def _run(tmp_dir, epochs, resume=False, optimizer_name="adam"):
     schedule = on.CosineAnnealingLR(optimizer, T_max=6)
     x, y = _data()
     history = on.fit(model, on.CrossEntropyLoss(), optimizer, x, y, epochs=epochs, batch_size=32, seed=11,
-                     schedule=schedule, checkpoint_dir=tmp_dir, resume=resume, verbose=False)
+                     schedule=schedule, checkpoint_dir=tmp_dir, resume=resume, verbose=False,
+                     augment=on.RandomShift(1, image_shape=(2, 3), seed=5) if augment else None)
     return model, history
 
 
-@pytest.mark.parametrize("optimizer_name", ["adam", "sgd"])
-def test_resume_is_bit_identical(tmp_path, optimizer_name):
-    full, full_history = _run(tmp_path / "full", 6, optimizer_name=optimizer_name)
-    _run(tmp_path / "part", 3, optimizer_name=optimizer_name)  # "stopped" after epoch 3
-    resumed, resumed_history = _run(tmp_path / "part", 6, resume=True, optimizer_name=optimizer_name)
+@pytest.mark.parametrize("optimizer_name, augment", [("adam", False), ("sgd", False), ("sgd", True)])
+def test_resume_is_bit_identical(tmp_path, optimizer_name, augment):
+    full, full_history = _run(tmp_path / "full", 6, optimizer_name=optimizer_name, augment=augment)
+    _run(tmp_path / "part", 3, optimizer_name=optimizer_name, augment=augment)  # "stopped" after epoch 3
+    resumed, resumed_history = _run(tmp_path / "part", 6, resume=True, optimizer_name=optimizer_name,
+                                    augment=augment)
     for a, b in zip(full.parameters(), resumed.parameters()):
         np.testing.assert_array_equal(a.data, b.data)
     assert resumed_history["loss"] == full_history["loss"]

@@ -73,10 +73,13 @@ def test_predict_on_generated_image(tmp_path, capsys):
     on.manual_seed(0)
     model = on.mlp([784, 64, 10])
     on.fit(model, on.CrossEntropyLoss(), on.SGD(model.parameters(), lr=0.1, momentum=0.9),
-           x_train[:10000], y_train[:10000], epochs=2, batch_size=64, verbose=False)
+           x_train[:10000], y_train[:10000], epochs=2, batch_size=64, seed=0, verbose=False)
     path = on.save(model, str(tmp_path / "model"))
     # A test digit, enlarged to 112x112 and inverted (dark ink on white paper) as a photo would be.
-    index = int(np.nonzero(y_train[10000:] == 0)[0][0]) + 10000
+    # A zero the model recognises confidently as it is, so that the test checks the image route.
+    candidates = np.arange(10000, 12000)[y_train[10000:12000] == 0]
+    confident = on.predict_proba(model, x_train[candidates])[:, 0] > 0.99
+    index = int(candidates[confident][0])
     digit = (255 - x_train[index].reshape(28, 28) * 255).astype(np.uint8)
     image_path = tmp_path / "digit.png"
     Image.fromarray(digit).resize((112, 112)).save(image_path)

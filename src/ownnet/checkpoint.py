@@ -17,7 +17,8 @@ def checkpoint_path(directory):
     return os.path.join(os.fspath(directory), CHECKPOINT_NAME)
 
 
-def save_checkpoint(directory, epoch, model, optimizer, history, schedule=None, loader=None):
+def save_checkpoint(directory, epoch, model, optimizer, history, schedule=None, loader=None,
+                    augment=None):
     """Write the state after ``epoch`` (1-based) into ``directory/checkpoint.safetensors``."""
     from .io import write_tensors
 
@@ -32,6 +33,7 @@ def save_checkpoint(directory, epoch, model, optimizer, history, schedule=None, 
         "schedule": json.dumps(schedule.state_dict() if schedule is not None else None),
         "loader": json.dumps(loader.state_dict() if loader is not None else None),
         "rng": json.dumps(init.rng().bit_generator.state),
+        "augment": json.dumps(augment.state_dict() if hasattr(augment, "state_dict") else None),
         "history": json.dumps(history.to_dict()),
     }
     path = checkpoint_path(directory)
@@ -39,7 +41,7 @@ def save_checkpoint(directory, epoch, model, optimizer, history, schedule=None, 
     return path
 
 
-def load_checkpoint(directory, model, optimizer, history, schedule=None, loader=None):
+def load_checkpoint(directory, model, optimizer, history, schedule=None, loader=None, augment=None):
     """Restore everything ``save_checkpoint`` wrote; returns the epoch it was saved after."""
     from .io import ModelFormatError, read_tensors
 
@@ -59,6 +61,8 @@ def load_checkpoint(directory, model, optimizer, history, schedule=None, loader=
         if loader is not None:
             loader.load_state_dict(json.loads(metadata["loader"]))
         init.rng().bit_generator.state = json.loads(metadata["rng"])
+        if hasattr(augment, "load_state_dict"):
+            augment.load_state_dict(json.loads(metadata["augment"]))
         history.history = json.loads(metadata["history"])
         return int(metadata["epoch"])
     except (KeyError, ValueError, TypeError) as error:

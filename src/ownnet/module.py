@@ -196,6 +196,9 @@ class Module:
 
     def __repr__(self):
         lines = [f"{type(self).__name__}({self.extra_repr()})"]
+        if self._parameters and not self._children:
+            shapes = ", ".join(f"{p.name} {tuple(p.shape)}" for p in self._parameters.values())
+            lines[0] += f"  # {shapes}: {self.num_parameters():,} parameters"
         if self._children:
             lines[0] = f"{type(self).__name__}("
             for index, child in enumerate(self._children):

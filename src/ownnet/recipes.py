@@ -125,7 +125,9 @@ def train_from_config(config, out=None, resume=False, verbose=True, callbacks=()
     n_classes = int(max(y_train.max(), y_test.max())) + 1
     model, loss, optimizer, schedule = build_run(config, x_train.shape[1], n_classes)
     if verbose:
-        print(f"{config['dataset']}: {len(x_train)} training and {len(x_test)} test samples; model:")
+        print(f"{config['dataset']}: {len(x_train)} training and {len(x_test)} test samples"
+              + (" (val_* below is the test set)" if config.get("validation") == "test" else "")
+              + "; model:")
         print(model)
     augment = None
     if config.get("augment"):

@@ -135,7 +135,8 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=N
         from .checkpoint import checkpoint_path, load_checkpoint
 
         if os.path.exists(checkpoint_path(checkpoint_dir)):
-            start_epoch = load_checkpoint(checkpoint_dir, model, optimizer, history, schedule, loader) + 1
+            start_epoch = load_checkpoint(checkpoint_dir, model, optimizer, history, schedule, loader,
+                                          augment) + 1
             if verbose:
                 print(f"resumed from {checkpoint_path(checkpoint_dir)} after epoch {start_epoch - 1}")
     for callback in callbacks:
@@ -164,7 +165,8 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=N
             if checkpoint_dir is not None:
                 from .checkpoint import save_checkpoint
 
-                save_checkpoint(checkpoint_dir, epoch, model, optimizer, history, schedule, loader)
+                save_checkpoint(checkpoint_dir, epoch, model, optimizer, history, schedule, loader,
+                                augment)
             if run.stop_training:
                 break
     finally:
