@@ -95,6 +95,10 @@ def build_parser():
     lab.add_argument("--quick", action="store_true", help="a small version in about a minute")
     lab.add_argument("--out", default="lab-report", help="folder for report.md and its figures")
     lab.add_argument("--seed", type=int, default=0)
+
+    # Parsed by ownnet.bench itself (main() hands it the rest of the command line).
+    commands.add_parser("bench", add_help=False,
+                        help="speed against PyTorch, scikit-learn and bare NumPy (see ownnet bench --help)")
     return parser
 
 
@@ -198,6 +202,11 @@ def _cmd_lab(args):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        from .bench import main as bench_main
+
+        return bench_main(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -179,7 +179,9 @@ def _reject_constant(constant):
 def _parse_json(text, what):
     try:
         return json.loads(text, object_pairs_hook=_json_object, parse_constant=_reject_constant)
-    except (json.JSONDecodeError, RecursionError) as error:
+    except ModelFormatError:
+        raise
+    except (ValueError, RecursionError) as error:  # also ints of more than 4300 digits
         raise ModelFormatError(f"{what} is not valid JSON ({type(error).__name__}: {error})") from None
 
 
@@ -502,7 +504,7 @@ def _model_from(tensors, metadata, where):
     rng_state, default_dtype = init.rng().bit_generator.state, backend.get_default_dtype()
     try:  # building draws initial weights: keep the user's seeded generator and default dtype as they were
         backend.set_default_dtype(dtype)
-        model = _build(architecture, "model", 0, where)
+        model = _build(architecture, "model", 0, where, tensors)
     finally:
         backend.set_default_dtype(default_dtype)
         init.rng().bit_generator.state = rng_state
@@ -512,7 +514,7 @@ def _model_from(tensors, metadata, where):
     return model
 
 
-def _build(node, position, depth, where):
+def _build(node, position, depth, where, tensors):
     """Rebuild one node of the architecture tree (containers from their rebuilt children)."""
     if depth > _MAX_DEPTH:
         raise ModelFormatError(f"{where}: the architecture is nested more than {_MAX_DEPTH} levels deep")
@@ -526,7 +528,9 @@ def _build(node, position, depth, where):
     if cls is None:
         raise ModelFormatError(f"{where}: unknown layer type {name!r} at {position} (known: "
                                f"{', '.join(sorted(MODULES))}; import the module that defines it first)")
-    built = [_build(child, f"{position}.{index}", depth + 1, where) for index, child in enumerate(children)]
+    _check_declared_shapes(cls, config, position, where, tensors)
+    built = [_build(child, f"{position}.{index}", depth + 1, where, tensors)
+             for index, child in enumerate(children)]
     takes_children = issubclass(cls, _containers())
     try:
         module = cls(*built, **config) if takes_children else cls(**config)
@@ -539,6 +543,31 @@ def _build(node, position, depth, where):
             raise ModelFormatError(f"{where}: {name} at {position} rebuilds the children {rebuilt}, "
                                    f"the file lists {stored}")
     return module
+
+
+def _check_declared_shapes(cls, config, position, where, tensors):
+    """Refuse a config whose parameters would not match the file's tensors, before the constructor runs
+    (a config asking for Linear(10**6, 10**6) would otherwise allocate terabytes first)."""
+    if "state_shapes" not in vars(cls):
+        return  # the class cannot tell; its constructor runs (user-defined layers are trusted code)
+    try:
+        shapes = cls.state_shapes(config)
+    except Exception as error:
+        raise ModelFormatError(f"{where}: invalid config {config!r:.200} for {cls.__name__} at {position} "
+                               f"({type(error).__name__}: {error})") from None
+    prefix, shapes = ("" if position == "model" else position[len("model."):] + "."), shapes or {}
+    missing = sorted(prefix + name for name in shapes if prefix + name not in tensors)
+    if missing:
+        own = [key for key in tensors if key.startswith(prefix) and "." not in key[len(prefix):]]
+        extra = sorted(key for key in own if key[len(prefix):] not in shapes)
+        raise ModelFormatError(f"{where}: the tensors do not match the architecture: missing {missing[:10]}, "
+                               f"unexpected {extra[:10]} (for {cls.__name__} at {position})")
+    for name, shape in shapes.items():
+        stored = tensors[prefix + name]
+        if not all(_is_int(d) for d in shape) or tuple(shape) != stored.shape:
+            raise ModelFormatError(f"{where}: cannot rebuild {cls.__name__} at {position} from config "
+                                   f"{config!r:.200}: it implies tensor {prefix + name!r} of shape "
+                                   f"{tuple(shape)!r:.100}, the file has {stored.shape}")
 
 
 def _stored_types(node):

@@ -180,7 +180,12 @@ class Module:
         return value
 
     def _check_grad_shape(self, grad_out, expected_shape):
-        if tuple(grad_out.shape) != tuple(expected_shape):
+        try:  # free when grad_out is an array
+            shape = grad_out.shape
+        except AttributeError:
+            raise TypeError(f"{self.label}.backward: expected grad_out to be an array of shape "
+                            f"{tuple(expected_shape)}, got {type(grad_out).__name__}") from None
+        if tuple(shape) != tuple(expected_shape):
             raise ValueError(
                 f"{self.label}.backward: expected grad_out of shape {tuple(expected_shape)} "
                 f"(the shape of the last output), got {tuple(grad_out.shape)}"
@@ -190,6 +195,17 @@ class Module:
     def get_config(self):
         """The constructor arguments (JSON-serialisable) that rebuild this module."""
         return {}
+
+    @classmethod
+    def state_shapes(cls, config):
+        """``{name: shape}`` of the parameters and buffers that ``cls(**config)`` would create, computed
+        from the config alone (no allocation), or None when unknown (the default).
+
+        ``ownnet.load`` compares it with the file's tensors *before* calling the constructor, so that a
+        file whose config asks for a huge layer is refused instead of allocated. Only the class that
+        defines it uses it (a subclass with another constructor is not misjudged by its parent's).
+        """
+        return None
 
     def extra_repr(self):
         return ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())

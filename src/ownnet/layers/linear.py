@@ -1,5 +1,7 @@
 """``Linear``: the fully connected layer, y = x @ W + b."""
 
+import numbers
+
 from .. import backend
 from ..module import Module
 from .init import initial_weight, resolve_scheme
@@ -25,8 +27,9 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, init="auto", dtype=None):
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"Linear: {name} must be a positive integer, got {value!r}")
+        in_features, out_features = int(in_features), int(out_features)  # NumPy integers too
         self.in_features, self.out_features, self.has_bias = in_features, out_features, bool(bias)
         self.init = init if init == "auto" else resolve_scheme(init)
         self.weight = self.add_parameter("weight", initial_weight(
@@ -70,3 +73,11 @@ class Linear(Module):
     def get_config(self):
         return {"in_features": self.in_features, "out_features": self.out_features,
                 "bias": self.has_bias, "init": self.init}
+
+    @classmethod
+    def state_shapes(cls, config):
+        """``weight`` ``(in_features, out_features)`` and ``bias`` ``(out_features,)`` of a config."""
+        shapes = {"weight": (config.get("in_features"), config.get("out_features"))}
+        if config.get("bias", True):
+            shapes["bias"] = (config.get("out_features"),)
+        return shapes

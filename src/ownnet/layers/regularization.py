@@ -1,5 +1,8 @@
 """Regularization layers: ``Dropout`` and ``BatchNorm1d``; both behave differently in training and eval."""
 
+import math
+import numbers
+
 from .. import backend
 from ..module import Module
 from . import init
@@ -17,7 +20,7 @@ class Dropout(Module):
 
     def __init__(self, p=0.5):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
             raise ValueError(f"Dropout: p must be a probability in [0, 1), got {p!r}")
         self.p = float(p)
         self.mask = None  # the scaled keep-mask of the last training forward, None for the identity
@@ -62,10 +65,12 @@ class BatchNorm1d(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  dtype=None):
         super().__init__()
-        if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
+        if (isinstance(num_features, bool) or not isinstance(num_features, numbers.Integral)
+                or num_features < 1):
             raise ValueError(f"BatchNorm1d: num_features must be a positive integer, got {num_features!r}")
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
-            raise ValueError(f"BatchNorm1d: eps must be a positive number, got {eps!r}")
+        num_features = int(num_features)
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < math.inf:
+            raise ValueError(f"BatchNorm1d: eps must be a positive finite number, got {eps!r}")
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
             raise ValueError(f"BatchNorm1d: momentum must be a number in [0, 1], got {momentum!r}")
         self.num_features = num_features
@@ -152,3 +157,13 @@ class BatchNorm1d(Module):
     def get_config(self):
         return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum,
                 "affine": self.affine, "track_running_stats": self.track_running_stats}
+
+    @classmethod
+    def state_shapes(cls, config):
+        """``(num_features,)`` for ``weight``/``bias`` (if affine) and the running statistics (if tracked)."""
+        shape, shapes = (config.get("num_features"),), {}
+        if config.get("affine", True):
+            shapes.update(weight=shape, bias=shape)
+        if config.get("track_running_stats", True):
+            shapes.update(running_mean=shape, running_var=shape)
+        return shapes
