@@ -337,10 +337,18 @@ def _adam_state(shapes=((2, 3), (3,)), dtype=np.float64):
     return optimizer.state_dict()
 
 
+def test_load_state_dict_accepts_lr_zero_left_by_a_schedule():
+    state = _adam_state()
+    state["hyperparameters"]["lr"] = 0.0
+    optimizer = Adam([Parameter(np.zeros((2, 3))), Parameter(np.zeros(3))], lr=0.5)
+    optimizer.load_state_dict(state)
+    assert optimizer.lr == 0.0
+
+
 @pytest.mark.parametrize("change, match", [
     (lambda s: s.update(type="SGD"), r"expected the state of a Adam, got one of a 'SGD'"),
     (lambda s: s.pop("step_count"), r"lacks \['step_count'\]"),
-    (lambda s: s["hyperparameters"].update(lr=-1.0), r"lr must be > 0, got -1.0"),
+    (lambda s: s["hyperparameters"].update(lr=-1.0), r"lr must be >= 0, got -1.0"),
     (lambda s: s["hyperparameters"].update(betas=[0.9, 1.0]), r"betas\[1\] must be in \[0, 1\), got 1.0"),
     (lambda s: s["hyperparameters"].update(momentum=0.9), r"expected hyperparameters"),
     (lambda s: s["hyperparameters"].pop("eps"), r"expected hyperparameters"),

@@ -6,13 +6,15 @@
                      x_train, y_train, epochs=5, batch_size=128)
 """
 
-from . import backend, datasets, metrics
+from . import backend, datasets, distributed, metrics
 from .augment import RandomShift
 from .backend import get_default_dtype, set_check_finite, set_default_dtype
 from .callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
 from .containers import Concat, Residual, Sequential
 from .data import DataLoader, Standardizer, one_hot, train_test_split
 from .datasets import DatasetNotFoundError
+from .onnx import export_onnx
+from .torch_interop import from_torch, to_torch
 from .gradcheck import GradcheckResult, gradcheck
 from .history import History
 from .io import ModelFormatError, load, save

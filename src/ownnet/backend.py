@@ -52,6 +52,19 @@ def zeros(shape, dtype=None):
     return xp.zeros(shape, dtype=resolve_dtype(dtype))
 
 
+_FINITE_CHUNK = 1 << 20
+"""Elements checked at a time by ``all_finite``: a 1 MB temporary, whatever the size of the data."""
+
+
+def all_finite(x):
+    """Whether every element of ``x`` is finite, checked in blocks of rows, so that a million-row input
+    needs no boolean temporary as large as itself."""
+    if x.ndim == 0 or x.size <= _FINITE_CHUNK:
+        return bool(xp.isfinite(x).all())
+    rows = max(1, _FINITE_CHUNK // (x.size // len(x)))
+    return all(bool(xp.isfinite(x[start:start + rows]).all()) for start in range(0, len(x), rows))
+
+
 def as_float_array(x, name="x", dtype=None, check_finite=None):
     """Convert ``x`` (array, list, int or bool data) to a float array of ``dtype``.
 
@@ -73,7 +86,7 @@ def as_float_array(x, name="x", dtype=None, check_finite=None):
         raise ValueError(f"{name}: expected a non-empty array, got shape {x.shape}")
     if x.dtype != dtype:
         x = x.astype(dtype)
-    if (_check_finite if check_finite is None else check_finite) and not bool(xp.isfinite(x).all()):
+    if (_check_finite if check_finite is None else check_finite) and not all_finite(x):
         bad = int(x.size - xp.isfinite(x).sum())
         raise ValueError(f"{name}: contains {bad} NaN or inf value(s); expected finite numbers")
     return x

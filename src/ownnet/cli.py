@@ -81,6 +81,9 @@ def build_parser():
     train.add_argument("--out", help="folder for metrics.json, model.safetensors, curves.png, checkpoint")
     train.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     train.add_argument("--quiet", action="store_true", help="only the final line")
+    train.add_argument("--distributed", action="store_true",
+                       help="data-parallel on MPI: mpiexec -n 4 ownnet train --distributed "
+                            "(--batch-size is per rank; needs ownnet[mpi])")
 
     evaluate = commands.add_parser("evaluate", help="accuracy, per-class precision/recall, confusion matrix")
     evaluate.add_argument("model", help="a model file written by ownnet train / on.save")
@@ -95,6 +98,13 @@ def build_parser():
     lab.add_argument("--quick", action="store_true", help="a small version in about a minute")
     lab.add_argument("--out", default="lab-report", help="folder for report.md and its figures")
     lab.add_argument("--seed", type=int, default=0)
+
+    export = commands.add_parser("export", help="write a model file as ONNX (runs in ONNX Runtime)")
+    export.add_argument("model", help="a model file written by ownnet train / on.save")
+    export.add_argument("--onnx", required=True, metavar="OUT", help="the .onnx file to write")
+    export.add_argument("--input-shape", help="one sample's shape without the batch, e.g. 784 or 1,28,28 "
+                                              "(default: the first layer's input size)")
+    export.add_argument("--opset", type=_positive_int, help="ONNX opset version (default 17)")
 
     # Parsed by ownnet.bench itself (main() hands it the rest of the command line).
     commands.add_parser("bench", add_help=False,
@@ -121,8 +131,21 @@ def _cmd_train(args):
         activation_class(config["activation"])
     except ValueError as error:
         raise UsageError(f"ownnet train: --{error}") from None
-    _, _, result = recipes.train_from_config(config, out=args.out, resume=args.resume,
-                                             verbose=not args.quiet)
+    from .io import ModelFormatError
+
+    try:
+        if args.distributed:
+            from .distributed import train_from_config
+
+            _, _, result = train_from_config(config, out=args.out, resume=args.resume, verbose=not args.quiet)
+            if result is None:  # not rank 0: rank 0 reports
+                return 0
+        else:
+            _, _, result = recipes.train_from_config(config, out=args.out, resume=args.resume,
+                                                     verbose=not args.quiet)
+    except ModelFormatError as error:
+        raise UsageError(f"ownnet train --resume: the checkpoint in {args.out} does not fit ({error})") \
+            from None
     if not args.quiet:
         print(f"wall time {result['wall_seconds']:.1f} s, {result['epochs_run']} epochs")
     print(f"test_accuracy={result['test_accuracy']:.4f}")
@@ -201,6 +224,17 @@ def _cmd_lab(args):
     return 0
 
 
+def _cmd_export(args):
+    from .onnx import export_file
+
+    model = _load_model(args.model)
+    try:
+        print(export_file(model, args.onnx, input_shape=args.input_shape, opset=args.opset))
+    except ValueError as error:
+        raise UsageError(f"ownnet export: {error}") from None
+    return 0
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:
@@ -211,7 +245,7 @@ def main(argv=None):
     try:
         args = parser.parse_args(argv)
         handler = {"train": _cmd_train, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
-                   "lab": _cmd_lab}[args.command]
+                   "lab": _cmd_lab, "export": _cmd_export}[args.command]
         return handler(args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)

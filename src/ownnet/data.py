@@ -86,6 +86,8 @@ class DataLoader:
     def __init__(self, x, y=None, batch_size=32, shuffle=True, seed=None, drop_last=False,
                  reuse_buffers=False):
         self.x = _as_samples(x, "x")
+        if self.x.dtype.kind not in "fiub":
+            raise TypeError(f"x: expected numeric data (float, int or bool), got dtype {self.x.dtype}")
         self.y = None if y is None else _as_samples(y, "y")
         if self.y is not None:
             _check_same_length(self.x, self.y)
@@ -380,6 +382,8 @@ class Standardizer:
                 f"{name}: expected samples of shape {tuple(self.mean_.shape)} (as in fit), "
                 f"got {tuple(x.shape[1:])}"
             )
+        if backend.get_check_finite() and not backend.all_finite(x):
+            raise ValueError(f"{name}: contains NaN or inf values; expected finite numbers")
         dtype = x.dtype if x.dtype.kind == "f" else backend.get_default_dtype()
         return x, dtype
 

@@ -433,6 +433,8 @@ def _sniff(path):
     """``"npz"`` or ``"safetensors"`` from the first bytes; an error for anything else."""
     with open(path, "rb") as file:
         head = file.read(9)
+    if len(head) == 9 and head[8:9] == b"{":  # first: a header length can begin with 0x80 or "PK"
+        return "safetensors"
     if head[:4] in _NPZ_MAGICS:
         return "npz"
     if head[:1] == b"\x80":

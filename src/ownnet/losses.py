@@ -17,6 +17,8 @@ Everything is computed in ``pred``'s dtype (float targets are cast to it): a flo
 gradients, with no float64 intermediate.
 """
 
+import math
+
 from . import backend
 
 LOSSES = {}
@@ -97,6 +99,9 @@ class Loss:
         if target.dtype.kind not in "fiub":
             raise TypeError(
                 f"{self.name}: target must be numeric (float, int or bool), got dtype {target.dtype}")
+        if (target.dtype.kind == "f" and backend.get_check_finite()  # integer labels: nothing to check
+                and not bool(backend.xp.isfinite(target).all())):
+            raise ValueError(f"{self.name}: target contains NaN or inf; expected finite numbers")
         if target.ndim == 0 or target.shape[0] != pred.shape[0]:
             got = "a scalar" if target.ndim == 0 else f"{target.shape[0]} (shape {tuple(target.shape)})"
             raise ValueError(
@@ -143,8 +148,9 @@ def _check_number(loss_name, arg, value, low, low_inclusive, high=None):
         raise TypeError(f"{loss_name}: {arg} must be a number, got {value!r}")
     value = float(value)
     too_low = value < low if low_inclusive else value <= low
-    if too_low or (high is not None and value > high) or value != value:
+    if too_low or (high is not None and value > high) or not math.isfinite(value):
         bound = f"[{low}, {high}]" if high is not None else (f">= {low}" if low_inclusive else f"> {low}")
+        bound += " and finite" if high is None and not math.isfinite(value) else ""
         raise ValueError(f"{loss_name}: {arg} must be {bound}, got {value}")
     return value
 

@@ -1,5 +1,7 @@
 """``mlp``: build a multi-layer perceptron from a list of layer sizes."""
 
+import numbers
+
 from .containers import Sequential
 from .layers.linear import Linear
 from .module import MODULES, Module
@@ -29,9 +31,10 @@ def mlp(sizes, activation="relu", dropout=0.0, batch_norm=False, dtype=None):
     if len(sizes) < 2:
         raise ValueError(f"sizes: expected at least an input and an output size, got {sizes}")
     for size in sizes:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
             raise ValueError(f"sizes: every layer size must be a positive integer, got {sizes}")
-    if not 0.0 <= dropout < 1.0:
+    sizes = [int(size) for size in sizes]
+    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
     act = activation_class(activation)
     model = Sequential()

@@ -27,7 +27,8 @@ import numpy as np
 from .io import atomic_write
 from .module import Module
 
-__all__ = ["DEFAULT_OPSET", "MIN_OPSET", "export_file", "export_onnx", "parse_input_shape"]
+__all__ = ["DEFAULT_OPSET", "MIN_OPSET", "build_onnx_model", "export_file", "export_onnx", "exportable_types",
+           "parse_input_shape"]
 
 DEFAULT_OPSET = 17
 """Opset 17 (ONNX 1.12, 2022) runs on every maintained engine; GELU is written as its erf or tanh
@@ -95,10 +96,15 @@ class _Graph:
 # --- one converter per layer: (module, graph, x, shape, where, prefix) -> (output name, output shape) ---
 # ``shape`` is the input's static shape with BATCH (or None, for a dimension merged with the batch)
 # where the size is only known at run time; ``where`` names the layer in error messages.
+def _error(module, where, problem):
+    """The error for a layer that cannot be exported as it is, naming it and its position."""
+    return ValueError(f"export_onnx: {module.label} at {where} {problem}")
+
+
 def _expect_2d(module, shape, features, where):
     if len(shape) != 2 or shape[1] != features:
-        raise ValueError(f"export_onnx: {where} expects input of shape (batch, {features}), "
-                         f"it would get {_describe(shape)}")
+        raise _error(module, where, f"expects input of shape (batch, {features}), "
+                                    f"it would get {_describe(shape)}")
 
 
 def _linear(module, graph, x, shape, where, prefix):
@@ -121,8 +127,8 @@ def _leaky_relu(module, graph, x, shape, where, prefix):
 
 def _softmax(module, graph, x, shape, where, prefix):
     if not -len(shape) <= module.dim < len(shape):
-        raise ValueError(f"export_onnx: {where} has dim={module.dim}, out of range for its input "
-                         f"of shape {_describe(shape)}")
+        raise _error(module, where, f"has dim={module.dim}, out of range for its input of shape "
+                                    f"{_describe(shape)}")
     return graph.node("Softmax", [x], where, axis=module.dim), shape
 
 
@@ -173,16 +179,15 @@ def _batchnorm(module, graph, x, shape, where, prefix):
 
 
 def _flatten(module, graph, x, shape, where, prefix):
-    ndim = max(len(shape), 1)
-    start, end = module.start_dim, module.end_dim
+    ndim, start, end = len(shape), module.start_dim, module.end_dim
     for name, dim in (("start_dim", start), ("end_dim", end)):
         if not -ndim <= dim < ndim:
-            raise ValueError(f"export_onnx: {where} has {name}={dim}, out of range for its input of shape "
-                             f"{_describe(shape)}")
+            raise _error(module, where, f"has {name}={dim}, out of range for its input of shape "
+                                        f"{_describe(shape)}")
     start, end = start % ndim, end % ndim
     if start > end:
-        raise ValueError(f"export_onnx: {where} has start_dim={module.start_dim} after "
-                         f"end_dim={module.end_dim} for its input of shape {_describe(shape)}")
+        raise _error(module, where, f"has start_dim={module.start_dim} after end_dim={module.end_dim} for "
+                                    f"its input of shape {_describe(shape)}")
     merged = shape[start:end + 1]
     size = None if any(not isinstance(d, int) for d in merged) else math.prod(merged)
     out_shape = shape[:start] + (size,) + shape[end + 1:]
@@ -203,8 +208,8 @@ def _sequential(module, graph, x, shape, where, prefix):
 def _residual(module, graph, x, shape, where, prefix):
     out, out_shape = _convert(module.block, graph, x, shape, f"{where}.0", f"{prefix}0.")
     if out_shape != shape:
-        raise ValueError(f"export_onnx: the block of {module.label} at {where} must keep the shape of its "
-                         f"input {_describe(shape)}, it would return {_describe(out_shape)}")
+        raise _error(module, where, f"needs a block that keeps the shape of its input {_describe(shape)}, "
+                                    f"the block would return {_describe(out_shape)}")
     return graph.node("Add", [x, out], where), shape
 
 
@@ -213,8 +218,8 @@ def _concat(module, graph, x, shape, where, prefix):
     for index, branch in enumerate(module.children()):
         out, out_shape = _convert(branch, graph, x, shape, f"{where}.{index}", f"{prefix}{index}.")
         if len(out_shape) != 2 or out_shape[0] != shape[0]:
-            raise ValueError(f"export_onnx: each branch of {module.label} at {where} must return "
-                             f"(batch, features); branch {index} would return {_describe(out_shape)}")
+            raise _error(module, where, f"needs branches that return (batch, features); branch {index} "
+                                        f"would return {_describe(out_shape)}")
         outputs.append(out)
         width += out_shape[1]
     return graph.node("Concat", outputs, where, axis=1), (shape[0], width)
@@ -244,8 +249,8 @@ def _convert(module, graph, x, shape, where, prefix):
     converter = _converters().get(type(module))
     if converter is None:
         known = ", ".join(sorted(cls.__name__ for cls in _converters()))
-        raise ValueError(f"export_onnx: cannot export {module.label} at {where}: "
-                         f"{type(module).__name__} has no ONNX equivalent here (exportable: {known})")
+        raise ValueError(f"export_onnx: cannot export {module.label} at {where}: {type(module).__name__} "
+                         f"has no ONNX equivalent here (exportable: {known})")
     return converter(module, graph, x, shape, where, prefix)
 
 
@@ -261,8 +266,8 @@ def _resolve_input_shape(model, input_shape):
         features = getattr(first, "in_features", None) or getattr(first, "num_features", None)
         if not isinstance(features, int):
             raise ValueError(f"input_shape: needed because the model starts with {type(first).__name__}, "
-                             f"whose input size cannot be known; give the shape of one sample, batch "
-                             f"excluded, e.g. input_shape=(28, 28)")
+                             f"whose input size cannot be known; give the shape of one sample without "
+                             f"the batch, e.g. input_shape=(28, 28) (command line: --input-shape 28,28)")
         return (features,)
     if isinstance(input_shape, int) and not isinstance(input_shape, bool):
         input_shape = (input_shape,)
@@ -281,6 +286,7 @@ def build_onnx_model(model, input_shape=None, opset=DEFAULT_OPSET):
     onnx = _import_onnx()
     if not isinstance(model, Module):
         raise TypeError(f"model: expected an ownnet Module, got {type(model).__name__}")
+    opset = DEFAULT_OPSET if opset is None else opset
     max_opset = onnx.defs.onnx_opset_version()
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= max_opset:
         raise ValueError(f"opset: expected an integer from {MIN_OPSET} to {max_opset} (this onnx package's "
@@ -344,6 +350,9 @@ def _write(proto, path):
     path = os.fspath(path)
     if not os.path.splitext(path)[1]:
         path += ".onnx"
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{path}: the folder {folder} does not exist")
     with atomic_write(path) as file:
         file.write(proto.SerializeToString())
     return path
@@ -361,15 +370,16 @@ def parse_input_shape(text):
     return shape
 
 
-def export_file(model_path, onnx_path, input_shape=None, opset=DEFAULT_OPSET):
-    """``ownnet export MODEL --onnx OUT``: load a model file (``on.save``) and write it as ONNX.
-    ``input_shape`` may be a string like ``"1,28,28"``. Returns a one-line description of what was
-    written."""
-    from .io import load
-
+def export_file(model, onnx_path, input_shape=None, opset=DEFAULT_OPSET):
+    """``ownnet export MODEL --onnx OUT``: write ``model`` (a Module, or the path of a model file written
+    by ``on.save``) as ONNX. ``input_shape`` may be a string like ``"1,28,28"``. Returns a one-line
+    description of what was written."""
     if isinstance(input_shape, str):
         input_shape = parse_input_shape(input_shape)
-    model = load(model_path)
+    if not isinstance(model, Module):
+        from .io import load
+
+        model = load(model)
     proto = build_onnx_model(model, input_shape, opset)
     path = _write(proto, onnx_path)
 
@@ -379,5 +389,5 @@ def export_file(model_path, onnx_path, input_shape=None, opset=DEFAULT_OPSET):
 
     graph = proto.graph
     return (f"wrote {path}: input {dims(graph.input[0])} -> output {dims(graph.output[0])}, "
-            f"{np.dtype(model.dtype).name}, opset {opset}, {len(graph.node)} nodes, "
+            f"{np.dtype(model.dtype).name}, opset {proto.opset_import[0].version}, {len(graph.node)} nodes, "
             f"{model.num_parameters():,} parameters")

@@ -208,8 +208,12 @@ class Optimizer:
                 f"got {sorted(hyperparameters)}"
             )
         hyperparameters = {k: tuple(v) if isinstance(v, list) else v for k, v in hyperparameters.items()}
+        saved_lr = hyperparameters.get("lr")
         try:
-            hyperparameters = self._check_hyperparameters(**hyperparameters)
+            # A schedule may have taken lr down to 0 (the lr setter allows it): check the rest with a
+            # stand-in, then check lr itself as the setter does.
+            hyperparameters = self._check_hyperparameters(**{**hyperparameters, "lr": 1.0})
+            hyperparameters["lr"] = _non_negative(type(self).__name__, "lr", saved_lr)
         except TypeError as error:
             raise ValueError(f"{owner}: {error}") from None
         step_count = state_dict["step_count"]

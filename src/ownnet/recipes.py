@@ -115,7 +115,8 @@ def build_run(config, n_features, n_classes):
                                                               config["epochs"])
 
 
-def train_from_config(config, out=None, resume=False, verbose=True, callbacks=(), data=None):
+def train_from_config(config, out=None, resume=False, verbose=True, callbacks=(), data=None,
+                      distributed=False):
     """Run the config; returns ``(model, history, result dict)``."""
     started = time.perf_counter()
     dtype = backend.resolve_dtype(config["dtype"])
@@ -135,7 +136,7 @@ def train_from_config(config, out=None, resume=False, verbose=True, callbacks=()
 
         augment = RandomShift(config["augment"], image_shape=(28, 28), seed=config["seed"])
     history = _fit(model, loss, optimizer, x_train, y_train, x_test, y_test, config, schedule,
-                   callbacks, out, resume, verbose, augment)
+                   callbacks, out, resume, verbose, augment, distributed)
     from .training import evaluate
 
     test = evaluate(model, loss, x_test, y_test)
@@ -147,7 +148,7 @@ def train_from_config(config, out=None, resume=False, verbose=True, callbacks=()
 
 
 def _fit(model, loss, optimizer, x_train, y_train, x_test, y_test, config, schedule, callbacks, out,
-         resume, verbose, augment):
+         resume, verbose, augment, distributed=False):
     from .training import fit
 
     validation = (x_test, y_test) if config.get("validation") == "test" else None
@@ -155,7 +156,8 @@ def _fit(model, loss, optimizer, x_train, y_train, x_test, y_test, config, sched
                batch_size=config["batch_size"], validation_data=validation,
                validation_split=0.0 if validation else 0.1, schedule=schedule, callbacks=callbacks,
                seed=config["seed"], verbose=verbose, augment=augment,
-               checkpoint_dir=os.path.join(out, "checkpoint") if out else None, resume=resume)
+               checkpoint_dir=os.path.join(out, "checkpoint") if out else None, resume=resume,
+               distributed=distributed)
 
 
 def write_outputs(out, model, history, config, result):

@@ -189,7 +189,8 @@ class _BaseMLP(BaseEstimator):
         self.loss_curve_ += list(history["loss"])
         self.loss_ = self.loss_curve_[-1]
         if early_stopping:
-            self.validation_scores_ += list(history[f"val_{self._validation_metric}"])
+            self.validation_scores_ = (self.validation_scores_ or []) + list(
+                history[f"val_{self._validation_metric}"])
             self.best_validation_score_ = max(self.validation_scores_)
             self.best_loss_ = None
         else:
@@ -223,8 +224,8 @@ _SHARED_DOC = """
     Dropout masks, the validation split), ``tol`` and ``n_iter_no_change`` (stop when the training loss
     — or, with ``early_stopping``, the validation score on a ``validation_fraction`` split — has not
     improved by ``tol`` for more than ``n_iter_no_change`` epochs; early stopping puts back the best
-    weights), ``verbose``, ``warm_start``, ``momentum`` and ``nesterovs_momentum`` (SGD), ``beta_1``,
-    ``beta_2``, ``epsilon`` (Adam).
+    weights), ``verbose``, ``warm_start``, ``momentum`` (SGD, RMSProp), ``nesterovs_momentum`` (SGD),
+    ``beta_1``, ``beta_2``, ``epsilon`` (Adam, AdamW; ``epsilon`` also RMSProp).
 
     ownnet's own: ``optimizer`` ("adam", "adamw", "sgd", "rmsprop": scikit-learn calls it ``solver``;
     there is no L-BFGS), ``dropout`` (after every hidden activation), ``dtype`` ("float32" or "float64":
@@ -243,7 +244,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     ``y`` holds class labels of any type (ints, strings, ...): ``classes_`` lists them sorted, and the
     network has one output (logit) per class, also for two classes.
     ``predict_proba(x)`` is ``(samples, n_classes)``, ``predict(x)`` the most probable label.
-    """ + _SHARED_DOC
+    The hyperparameters and fitted attributes are listed below.
+    """
 
     _validation_metric = "accuracy"
 
@@ -296,7 +298,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if classes is not None:
             self.classes_ = np.unique(np.asarray(classes))
         if len(self.classes_) < 2:
-            raise ValueError(f"y: a classifier needs at least 2 classes, got only class "
+            raise ValueError(f"y: a classifier needs at least 2 classes, got one class: "
                              f"{self.classes_.tolist()}")
 
     def fit(self, X, y):
@@ -328,14 +330,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict_proba(self, X):
         """Class probabilities ``(samples, n_classes)``, columns in the order of ``classes_``."""
-        return predict_proba(self.model_, self._validate_x(X))
+        x = self._validate_x(X)
+        return predict_proba(self.model_, x)
 
     def predict_log_proba(self, X):
         return np.log(self.predict_proba(X))
 
     def predict(self, X):
         """The most probable label of each row, ``(samples,)``, from ``classes_``."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        probabilities = self.predict_proba(X)
+        return self.classes_[probabilities.argmax(axis=1)]
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
@@ -344,8 +348,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     ``y`` of shape ``(samples,)`` gives ``predict`` of shape ``(samples,)``; ``(samples, outputs)``
     (multi-output regression) gives ``(samples, outputs)``. ``loss``: "squared_error" (``MSELoss``,
     the mean of the squares, where scikit-learn minimises half of it), "absolute_error" (``L1Loss``)
-    or "huber" (``HuberLoss``, delta 1).
-    """ + _SHARED_DOC
+    or "huber" (``HuberLoss``, delta 1). The other hyperparameters and fitted attributes are listed below.
+    """
 
     _validation_metric = "r2"
 
@@ -419,5 +423,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def predict(self, X):
         """Predictions ``(samples,)`` (1-D ``y`` in fit) or ``(samples, outputs)``, in the model's dtype."""
-        out = predict(self.model_, self._validate_x(X))
+        x = self._validate_x(X)
+        out = predict(self.model_, x)
         return out.ravel() if self._y_was_1d else out
+
+
+if MLPClassifier.__doc__:  # None under python -OO
+    MLPClassifier.__doc__ += _SHARED_DOC
+    MLPRegressor.__doc__ += _SHARED_DOC

@@ -55,8 +55,9 @@ def _batchnorm_from(layer, dtype, where, copies):
     module = BatchNorm1d(layer.num_features, eps=layer.eps, momentum=layer.momentum, affine=layer.affine,
                          track_running_stats=layer.track_running_stats, dtype=dtype)
     if layer.affine:
-        copies += [(module.weight.data, _array(layer.weight, dtype)),
-                   (module.bias.data, _array(layer.bias, dtype))]
+        copies.append((module.weight.data, _array(layer.weight, dtype)))
+        if layer.bias is not None:  # nn.BatchNorm1d(bias=False): ownnet's bias stays zero
+            copies.append((module.bias.data, _array(layer.bias, dtype)))
     if layer.track_running_stats:
         copies += [(module.running_mean, _array(layer.running_mean, dtype)),
                    (module.running_var, _array(layer.running_var, dtype))]

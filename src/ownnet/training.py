@@ -6,6 +6,7 @@ validation, schedules, callbacks, a progress bar, divergence checks and checkpoi
 """
 
 import math
+import numbers
 import os
 import time
 from dataclasses import dataclass, field
@@ -41,9 +42,13 @@ class Run:
     step: int = 0
     stop_training: bool = False
     extra: dict = field(default_factory=dict)
+    distributed: object = None  # fit(distributed=True): the rank's ownnet.distributed.FitSession
 
 
 def _resolve_metrics(names, loss):
+    if isinstance(names, str):
+        raise TypeError(f"metrics: expected a list of metric names, got the string {names!r}; "
+                        f"write metrics=[{names!r}]")
     resolved = []
     threshold = 0.0 if type(loss).__name__ == "BCEWithLogitsLoss" else 0.5
     for name in names or ():
@@ -68,7 +73,8 @@ def _as_inputs(model, x, y=None):
         return x, None
     y = backend.xp.asarray(y)
     if y.ndim == 0 or y.shape[0] != x.shape[0]:
-        raise ValueError(f"y: expected {x.shape[0]} targets (one per row of x), got shape {tuple(y.shape)}")
+        raise ValueError(f"y: expected {x.shape[0]} targets (one per row of x, which has shape "
+                         f"{tuple(x.shape)}), got shape {tuple(y.shape)}")
     if y.dtype.kind in "iub":
         y = y.astype(backend.xp.int64, copy=False)
     else:
@@ -77,8 +83,54 @@ def _as_inputs(model, x, y=None):
 
 
 def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    return int(value)
+
+
+_CALLBACK_HOOKS = ("on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end", "on_train_end")
+
+
+def _check_model(model):
+    from .module import Module
+
+    if not isinstance(model, Module):
+        raise TypeError(f"model: expected an ownnet Module (e.g. Sequential(...)), "
+                        f"got {type(model).__name__}")
+
+
+def _check_loss(loss):
+    if not (callable(getattr(loss, "forward", None)) and callable(getattr(loss, "backward", None))):
+        raise TypeError(f"loss: expected a loss with forward(pred, target) and backward() (e.g. "
+                        f"CrossEntropyLoss()), got {type(loss).__name__}")
+
+
+def _check_training_arguments(model, loss, optimizer, callbacks, augment, checkpoint_dir):
+    """Everything ``fit`` is given besides the data, checked once before the first step."""
+    _check_model(model)
+    _check_loss(loss)
+    if not (callable(getattr(optimizer, "step", None)) and callable(getattr(optimizer, "zero_grad", None))):
+        raise TypeError(f"optimizer: expected an optimizer with step() and zero_grad() (e.g. "
+                        f"SGD(model.parameters(), lr=0.05)), got {type(optimizer).__name__}")
+    params = getattr(optimizer, "params", None)
+    own = {id(p) for p in model.parameters()}
+    if params is not None and own and not any(id(p) in own for p in params):
+        raise ValueError("optimizer: holds none of the model's parameters (was it built for another "
+                         "model?); expected optimizer = SGD(model.parameters(), ...)")
+    if hasattr(callbacks, "on_epoch_end") or isinstance(callbacks, (str, bytes)):
+        raise TypeError(f"callbacks: expected a list of callbacks, got {type(callbacks).__name__}; "
+                        "write callbacks=[callback]")
+    callbacks = list(callbacks)
+    for index, callback in enumerate(callbacks):
+        missing = [hook for hook in _CALLBACK_HOOKS if not callable(getattr(callback, hook, None))]
+        if missing:
+            raise TypeError(f"callbacks[{index}]: expected a Callback (a subclass of ownnet.Callback), "
+                            f"got {type(callback).__name__} without {', '.join(missing)}")
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment: expected a function x_batch -> x_batch, got {type(augment).__name__}")
+    if checkpoint_dir is not None and os.path.exists(checkpoint_dir) and not os.path.isdir(checkpoint_dir):
+        raise ValueError(f"checkpoint_dir: expected a folder, got the existing file {checkpoint_dir!r}")
+    return callbacks
 
 
 def _split_validation(x, y, validation_data, validation_split, model):
@@ -88,6 +140,8 @@ def _split_validation(x, y, validation_data, validation_split, model):
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("validation_data: expected a tuple (x_val, y_val)")
         return x, y, _as_inputs(model, *validation_data)
+    if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real):
+        raise TypeError(f"validation_split: expected a fraction in (0, 1), got {validation_split!r}")
     if not validation_split:
         return x, y, None
     if not 0.0 < validation_split < 1.0:
@@ -102,7 +156,7 @@ def _split_validation(x, y, validation_data, validation_split, model):
 def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=None,
         validation_split=0.0, metrics=("accuracy",), schedule=None, callbacks=(), seed=None,
         shuffle=True, verbose=True, checkpoint_dir=None, resume=False, clip_grad_norm=None,
-        augment=None):
+        augment=None, distributed=False):
     """Train ``model`` on ``(x, y)`` by minibatch gradient descent; returns a ``History``.
 
     x: ``(samples, features)``; y: class labels ``(samples,)``, or targets shaped like the model's
@@ -114,18 +168,35 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=N
     ``augment``, if given, is a function ``x_batch -> x_batch`` applied to every training batch
     (e.g. ``on.RandomShift``). Raises ``DivergenceError`` (naming epoch and step) as soon as the
     loss is NaN or inf.
+
+    ``distributed=True`` (or an ``ownnet.distributed.Distributed``) trains data-parallel on the MPI
+    ranks this script runs on (``mpiexec -n 4 python train.py``; needs ``ownnet[mpi]``): every rank
+    passes the same data, ``batch_size`` is per rank, only rank 0 prints and writes the checkpoint.
+    See docs/distributed.md.
     """
     from .data import DataLoader
 
-    _check_positive_int("epochs", epochs)
-    _check_positive_int("batch_size", batch_size)
+    epochs = _check_positive_int("epochs", epochs)
+    batch_size = _check_positive_int("batch_size", batch_size)
+    callbacks = _check_training_arguments(model, loss, optimizer, callbacks, augment, checkpoint_dir)
     x, y = _as_inputs(model, x, y)
     x, y, validation = _split_validation(x, y, validation_data, validation_split, model)
     metric_fns = _resolve_metrics(metrics, loss)
-    loader = DataLoader(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed, reuse_buffers=True)
+    session = None
+    if distributed:
+        from .distributed import prepare_fit
+
+        session = prepare_fit(distributed, model, loss, optimizer, x, y, batch_size=batch_size,
+                              shuffle=shuffle, seed=seed, clip_grad_norm=clip_grad_norm, verbose=verbose,
+                              checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks,
+                              augment=augment)
+        loader, optimizer, seed, verbose = session.loader, session.optimizer, session.seed, session.verbose
+        checkpoint_dir, resume, callbacks = session.checkpoint_dir, session.resume, session.callbacks
+        clip_grad_norm = None  # the DistributedOptimizer clips the summed gradient
+    else:
+        loader = DataLoader(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed, reuse_buffers=True)
     history = History()
-    run = Run(model, loss, optimizer, history, schedule)
-    callbacks = list(callbacks)
+    run = Run(model, loss, optimizer, history, schedule, distributed=session)
     start_epoch = 1
     if seed is not None:
         from .layers.init import manual_seed
@@ -162,13 +233,17 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=N
                     schedule.step()
             for callback in callbacks:
                 callback.on_epoch_end(epoch, logs)
-            if checkpoint_dir is not None:
+            if checkpoint_dir is not None and (session is None or session.is_root):
                 from .checkpoint import save_checkpoint
 
                 save_checkpoint(checkpoint_dir, epoch, model, optimizer, history, schedule, loader,
                                 augment)
             if run.stop_training:
                 break
+    except BaseException as error:
+        if session is not None:
+            session.abort(error)  # the other ranks wait in a collective: stop the whole job (MPI_Abort)
+        raise
     finally:
         model.needs_input_grad = needed_input_grad
         model.train(was_training)
@@ -216,6 +291,8 @@ def _train_epoch(run, loader, metric_fns, epochs, verbose, callbacks, clip_norm,
                 callback.on_batch_end(step, {"loss": value, "batch_size": n})
         if progress.bar is not None:
             progress.update(step, {"loss": f"{total_loss / seen:.4f}"})
+    if run.distributed is not None:  # totals over all ranks; every rank gets rank 0's parameters
+        total_loss, seen, metric_sums = run.distributed.end_epoch(total_loss, seen, metric_sums)
     _check_parameters_finite(model, run.epoch, optimizer.lr)
     logs = {"epoch": run.epoch, "loss": total_loss / seen}
     for (name, _), total in zip(metric_fns, metric_sums):
@@ -263,7 +340,10 @@ def _batched_loss(loss, outputs, y, batch_size):
 def evaluate(model, loss, x, y, metrics=("accuracy",), batch_size=1024):
     """``{"loss": ..., "accuracy": ...}`` of ``model`` on ``(x, y)`` in eval mode (Dropout off,
     BatchNorm running statistics). ``loss`` may be None to compute only the metrics."""
-    _check_positive_int("batch_size", batch_size)
+    batch_size = _check_positive_int("batch_size", batch_size)
+    _check_model(model)
+    if loss is not None:
+        _check_loss(loss)
     x, y = _as_inputs(model, x, y)
     return _evaluate(model, loss, x, y, _resolve_metrics(metrics, loss), batch_size)
 
@@ -271,7 +351,8 @@ def evaluate(model, loss, x, y, metrics=("accuracy",), batch_size=1024):
 def predict(model, x, batch_size=1024):
     """The model's outputs for ``x`` (logits for a classifier), computed in eval mode in batches, so
     that any number of rows fits in memory: ``(samples, features)`` -> ``(samples, outputs)``."""
-    _check_positive_int("batch_size", batch_size)
+    batch_size = _check_positive_int("batch_size", batch_size)
+    _check_model(model)
     x, _ = _as_inputs(model, x)
     was_training = model.training
     model.eval()

@@ -25,8 +25,10 @@ from .synthetic import (
     make_spirals,
     make_xor,
 )
+from .tabular import load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine
 
 __all__ = [
+    "load_breast_cancer", "load_diabetes", "load_digits", "load_iris", "load_wine",
     "DatasetNotFoundError", "IDXFormatError", "load_fashion_mnist", "load_idx_dataset", "load_mnist",
     "make_blobs", "make_circles", "make_heteroscedastic", "make_linearly_separable", "make_moons",
     "make_regression", "make_sine", "make_spirals", "make_xor", "mnist_cache_dir", "read_idx",

@@ -70,7 +70,7 @@ class BatchNorm1d(Module):
             raise ValueError(f"BatchNorm1d: num_features must be a positive integer, got {num_features!r}")
         num_features = int(num_features)
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < math.inf:
-            raise ValueError(f"BatchNorm1d: eps must be a positive finite number, got {eps!r}")
+            raise ValueError(f"BatchNorm1d: eps must be a positive number and finite, got {eps!r}")
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
             raise ValueError(f"BatchNorm1d: momentum must be a number in [0, 1], got {momentum!r}")
         self.num_features = num_features

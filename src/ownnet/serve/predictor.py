@@ -31,6 +31,14 @@ def _softmax(logits):
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
+def _layer_name(module):
+    """``'Linear 784→128'`` for a layer with in/out sizes, else the class name."""
+    config = module.get_config()
+    if "in_features" in config and "out_features" in config:
+        return f"{type(module).__name__} {config['in_features']}→{config['out_features']}"
+    return type(module).__name__
+
+
 class Predictor:
     """Wrap ``model`` (a module taking ``(batch, 784)``) for the page; ``set_model`` swaps it (the
     training dashboard hands over a copy after every epoch).
@@ -61,7 +69,7 @@ class Predictor:
         with self.lock:
             model = self.model
             children = model.children() if isinstance(model, Sequential) else [model]
-            return {"layers": [type(child).__name__ for child in children],
+            return {"layers": [_layer_name(child) for child in children],
                     "parameters": int(model.num_parameters()), "classes": self.n_classes,
                     "text": repr(model)}
 

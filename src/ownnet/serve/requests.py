@@ -65,7 +65,8 @@ def parse_pixels(body):
     for index, value in enumerate(pixels):
         # bool is an int in Python, but true/false is not a pixel value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise RequestError(400, f"pixels[{index}]: expected a number in 0..1, got {json.dumps(value)[:40]}")
+            shown = json.dumps(value)[:40]
+            raise RequestError(400, f"pixels[{index}]: expected a number in 0..1, got {shown}")
         if not (math.isfinite(value) and 0.0 <= value <= 1.0):
             raise RequestError(400, f"pixels[{index}]: expected a number in 0..1, got {value!r}")
     return np.asarray(pixels, dtype=np.float32)
