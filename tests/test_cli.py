@@ -46,7 +46,7 @@ def test_resume_continues_from_checkpoint(tmp_path, capsys):
     (["train", "--hidden", "abc"], "--hidden"),
     (["train", "--epochs", "-3"], "--epochs"),
     (["train", "--lr", "0"], "--lr"),
-    (["train", "--dropout", "1"], "dropout"),
+    (["train", "--dropout", "1"], "--dropout"),
     (["train", "--resume"], "--resume needs --out"),
     (["frobnicate"], "invalid choice"),
 ])

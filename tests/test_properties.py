@@ -8,8 +8,10 @@ result of the wrong shape, a NaN from finite input) fails. The layer list comes 
 as soon as it exists (a class whose constructor needs arguments needs an entry in ``BUILDERS``).
 """
 
+import importlib
 import inspect
 import math
+import pkgutil
 
 import numpy as np
 import pytest
@@ -20,11 +22,15 @@ from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
 import ownnet as on  # noqa: E402
-from ownnet.io import _register_builtin_layers  # noqa: E402
 from ownnet.losses import LOSSES  # noqa: E402
 from ownnet.module import MODULES  # noqa: E402
 
-_register_builtin_layers()
+for _info in pkgutil.walk_packages(on.__path__, "ownnet."):  # register every Module and Loss subclass
+    if not _info.name.rsplit(".", 1)[-1].startswith("_"):
+        try:
+            importlib.import_module(_info.name)
+        except ImportError:  # an optional dependency is missing: that module defines no layer here
+            pass
 
 SETTINGS = settings(max_examples=30, deadline=2000, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])

@@ -13,8 +13,6 @@ from .callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
 from .containers import Concat, Residual, Sequential
 from .data import DataLoader, Standardizer, one_hot, train_test_split
 from .datasets import DatasetNotFoundError
-from .onnx import export_onnx
-from .torch_interop import from_torch, to_torch
 from .gradcheck import GradcheckResult, gradcheck
 from .history import History
 from .io import ModelFormatError, load, save
@@ -44,8 +42,10 @@ from .metrics import (
 )
 from .models import mlp
 from .module import MODULES, Module, Parameter
+from .onnx import export_onnx
 from .optim import SGD, Adam, AdamW, Optimizer, RMSProp, RMSprop, clip_grad_norm
 from .schedules import CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR
+from .torch_interop import from_torch, to_torch
 from .training import DivergenceError, evaluate, fit, predict, predict_classes, predict_proba
 
 __version__ = "0.1.0"

@@ -369,10 +369,12 @@ def main(argv=None):
     text = markdown(report)
     print(text)
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(report, f, indent=1)
-    with open(os.path.join(args.out, "results.md"), "w") as f:
-        f.write(text + "\n")
+    from .io import atomic_write
+
+    with atomic_write(os.path.join(args.out, "results.json")) as f:
+        f.write(json.dumps(report, indent=1).encode())
+    with atomic_write(os.path.join(args.out, "results.md")) as f:
+        f.write((text + "\n").encode())
     return 0
 
 

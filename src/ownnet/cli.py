@@ -4,6 +4,7 @@ Bad options or values give a one-line error and exit code 2, never a traceback.
 """
 
 import argparse
+import math
 import os
 import sys
 
@@ -43,8 +44,25 @@ def _non_negative_float(text):
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a finite non-negative number, got {text!r}")
+    return value
+
+
+def _fraction(text):
+    value = _non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
     return value
 
 
@@ -67,15 +85,16 @@ def build_parser():
     train.add_argument("--dataset", choices=recipes.DATASETS, help="default: mnist")
     train.add_argument("--hidden", type=_hidden_sizes, help="hidden layer sizes, e.g. 512,256 ('' = none)")
     train.add_argument("--activation", help="relu, leakyrelu, tanh, sigmoid, gelu, identity")
-    train.add_argument("--dropout", type=_non_negative_float, help="dropout after each hidden layer")
+    train.add_argument("--dropout", type=_fraction,
+                       help="dropout probability after each hidden layer, in [0, 1)")
     train.add_argument("--optimizer", choices=recipes.OPTIMIZERS)
     train.add_argument("--lr", type=_positive_float, help="learning rate")
-    train.add_argument("--momentum", type=_non_negative_float)
+    train.add_argument("--momentum", type=_fraction, help="in [0, 1)")
     train.add_argument("--weight-decay", type=_non_negative_float)
     train.add_argument("--batch-size", type=_positive_int)
     train.add_argument("--epochs", type=_positive_int)
     train.add_argument("--schedule", choices=recipes.SCHEDULES)
-    train.add_argument("--seed", type=int)
+    train.add_argument("--seed", type=_seed)
     train.add_argument("--dtype", choices=("float32", "float64"))
     train.add_argument("--limit", type=_positive_int, help="train on the first N samples only")
     train.add_argument("--out", help="folder for metrics.json, model.safetensors, curves.png, checkpoint")
@@ -97,7 +116,7 @@ def build_parser():
     lab = commands.add_parser("lab", help="the lab's study of 1-, 2- and 3-layer perceptrons, as a report")
     lab.add_argument("--quick", action="store_true", help="a small version in about a minute")
     lab.add_argument("--out", default="lab-report", help="folder for report.md and its figures")
-    lab.add_argument("--seed", type=int, default=0)
+    lab.add_argument("--seed", type=_seed, default=0)
 
     export = commands.add_parser("export", help="write a model file as ONNX (runs in ONNX Runtime)")
     export.add_argument("model", help="a model file written by ownnet train / on.save")
@@ -121,10 +140,11 @@ def _cmd_train(args):
                  "batch_size": args.batch_size, "epochs": args.epochs, "schedule": args.schedule,
                  "seed": args.seed, "dtype": args.dtype, "limit": args.limit}
     config = recipes.config_for(args.recipe, **overrides)
+    if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"ownnet train: --out {args.out} is a file; expected a folder "
+                         "(created if missing)")
     if args.resume and not args.out:
         raise UsageError("ownnet train: --resume needs --out (the folder that holds the checkpoint)")
-    if config["dropout"] >= 1:
-        raise UsageError(f"ownnet train: --dropout must be below 1, got {config['dropout']}")
     from .models import activation_class
 
     try:
@@ -253,7 +273,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (FileNotFoundError, ImportError) as error:
+    except (OSError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

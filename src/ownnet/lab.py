@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from .callbacks import Callback
+from .io import atomic_write
 
 FULL = {"hidden": 256, "epochs": 30, "limit": None, "lr": 0.1, "batch_size": 64}
 QUICK = {"hidden": 64, "epochs": 4, "limit": 8000, "lr": 0.1, "batch_size": 64}
@@ -78,12 +79,12 @@ def run_lab(out, quick=False, seed=0, data=None):
                         "seconds": time.perf_counter() - started})
         print(f"{name:<20} val_accuracy {history['val_accuracy'][-1]:.4f}  "
               f"test_accuracy {test['accuracy']:.4f}  ({results[-1]['seconds']:.1f} s)")
-    with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump({"settings": settings, "results": results}, f, indent=1)
+    with atomic_write(os.path.join(out, "results.json")) as f:
+        f.write(json.dumps({"settings": settings, "results": results}, indent=1).encode())
     figures = _figures(out, results)
     path = os.path.join(out, "report.md")
-    with open(path, "w") as f:
-        f.write(_report(results, settings, figures))
+    with atomic_write(path) as f:
+        f.write(_report(results, settings, figures).encode())
     return path
 
 
@@ -108,7 +109,7 @@ def _figures(out, results):
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     figures["accuracy"] = "accuracy.png"
-    fig.savefig(os.path.join(out, figures["accuracy"]), dpi=100)
+    _save(fig, os.path.join(out, figures["accuracy"]))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for r in results:
         weights = np.array(r["max_abs_weight"])
@@ -126,9 +127,14 @@ def _figures(out, results):
     axes[0].legend(fontsize=6, ncol=2)
     fig.tight_layout()
     figures["weights"] = "weights.png"
-    fig.savefig(os.path.join(out, figures["weights"]), dpi=100)
+    _save(fig, os.path.join(out, figures["weights"]))
     plt.close("all")
     return figures
+
+
+def _save(fig, path):
+    with atomic_write(path) as f:
+        fig.savefig(f, format="png", dpi=100)
 
 
 def _by_name(results):

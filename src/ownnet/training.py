@@ -82,6 +82,27 @@ def _as_inputs(model, x, y=None):
     return x, y
 
 
+def _check_class_labels(model, loss, x, y):
+    """Integer labels for a classification loss must lie in [0, n_classes): check them all before the
+    first step rather than at the batch that holds a bad one. The number of classes is the width of
+    the model's output for one row (computed in eval mode, which draws no random numbers)."""
+    if type(loss).__name__ != "CrossEntropyLoss" or y.ndim != 1 or y.dtype.kind not in "iu":
+        return
+    was_training = model.training
+    model.eval()
+    try:
+        n_classes = model.forward(x[:1]).shape[-1]
+    except ValueError:  # a shape error: the first training batch reports it with the batch's shape
+        return
+    finally:
+        model.train(was_training)
+    low, high = int(y.min()), int(y.max())
+    if low < 0 or high >= n_classes:
+        bad = low if low < 0 else high
+        raise ValueError(f"y: class labels must be in [0, {n_classes}) for a model with {n_classes} outputs, "
+                         f"got label {bad}")
+
+
 def _check_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name}: expected a positive integer, got {value!r}")
@@ -180,6 +201,7 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=N
     batch_size = _check_positive_int("batch_size", batch_size)
     callbacks = _check_training_arguments(model, loss, optimizer, callbacks, augment, checkpoint_dir)
     x, y = _as_inputs(model, x, y)
+    _check_class_labels(model, loss, x, y)
     x, y, validation = _split_validation(x, y, validation_data, validation_split, model)
     metric_fns = _resolve_metrics(metrics, loss)
     session = None
