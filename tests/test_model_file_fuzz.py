@@ -275,6 +275,13 @@ def run_fuzz(cases, seed, folder, report_every=None):
 
 
 def _max_rss_mb():
+    # VmHWM starts afresh at exec; ru_maxrss does not (a child forked from a big pytest process, say
+    # one that imported torch, would report the parent's size).
+    with contextlib.suppress(OSError):
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
     with contextlib.suppress(ImportError):
         import resource
 

@@ -243,9 +243,21 @@ def worker_main(system, net, threads, seed, limit, epochs):
             worker.epoch()
             report(time.perf_counter() - start)
     if sys.stdin.readline().strip() == "finish":
-        rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rss_mib = peak_rss_mib()
         print(json.dumps({"accuracy": worker.accuracy(), "peak_rss_mib": rss_mib}), flush=True)
     del limiter
+
+
+def peak_rss_mib():
+    """This process's peak resident memory: VmHWM (reset at exec), else ru_maxrss."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def available(system):

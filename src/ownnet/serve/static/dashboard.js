@@ -4,8 +4,10 @@
 
 (function () {
   const { fetchJSON, el, diverging, percent } = window.Ownnet;
-  const POLL_MS = 500;
-  const WEIGHTS_MS = 1000;
+  // The browser shares the machine with the training: ask once a second, redraw only what changed,
+  // and not at all while the tab is hidden.
+  const POLL_MS = 1000;
+  const WEIGHTS_MS = 2000;
   const data = { batches: [], probes: [], epochs: [], status: "waiting", weightsVersion: -1,
                  weightsShown: -1, weightsAt: 0, polls: 0, info: null };
 
@@ -196,6 +198,8 @@
     try {
       const snapshot = await fetchJSON(`/api/training?since=${data.batches.length}`);
       data.polls += 1;
+      const changed = snapshot.batches.length > 0 || snapshot.status !== data.status ||
+                      snapshot.probes.length !== data.probes.length || data.polls === 1;
       if (snapshot.since === data.batches.length) data.batches.push(...snapshot.batches);
       data.probes = snapshot.probes;
       data.epochs = snapshot.epoch_logs;
@@ -204,8 +208,10 @@
       data.totalEpochs = snapshot.epochs;
       data.weightsVersion = snapshot.weights_version;
       renderStatus(snapshot);
-      render();
-      renderEpochs();
+      if (changed) {
+        render();
+        if (snapshot.epoch_logs.length !== document.querySelectorAll("#epochs tbody tr").length) renderEpochs();
+      }
       const now = Date.now();
       if (data.weightsVersion !== data.weightsShown && (now - data.weightsAt > WEIGHTS_MS || snapshot.status !== "training")) {
         data.weightsAt = now;
@@ -216,7 +222,12 @@
       document.getElementById("status-line").textContent = `no connection to the training (${error.message})`;
     }
     const done = data.status === "finished" || data.status === "stopped";
-    if (!done || data.weightsVersion !== data.weightsShown) setTimeout(poll, POLL_MS);
+    if (!done || data.weightsVersion !== data.weightsShown) schedule();
+  }
+
+  function schedule() {
+    if (document.hidden) document.addEventListener("visibilitychange", schedule, { once: true });
+    else setTimeout(poll, POLL_MS);
   }
 
   window.ownnetDashboard = { data };
