@@ -412,6 +412,23 @@ def test_dashboard_before_training_has_no_model_yet():
         dashboard.close()
 
 
+def test_dashboard_of_a_model_on_other_inputs_shows_curves_and_says_why_there_is_no_draw_page():
+    x, y = on.datasets.make_moons(200, seed=0)
+    dashboard = DashboardCallback(port=0, probe_data=(x, y), probe_interval=0)
+    try:
+        model = on.mlp([2, 8, 2])
+        on.fit(model, on.CrossEntropyLoss(), on.SGD(model.parameters(), lr=0.1), x, y, epochs=2,
+               batch_size=50, verbose=False, callbacks=[dashboard])
+        _, data, _ = _request(dashboard.server, "GET", "/api/training")
+        assert data["status"] == "finished" and len(data["batches"]) == 8 and len(data["probes"]) == 10
+        _, weights, _ = _request(dashboard.server, "GET", "/api/weights")
+        assert weights["tiles"] == 0
+        status, data, _ = _request(dashboard.server, "GET", "/api/samples")
+        assert status == 503 and "28x28" in data["error"]
+    finally:
+        dashboard.close()
+
+
 @pytest.mark.parametrize("kwargs, fragment", [
     ({"probe_interval": -1}, "probe_interval"), ({"probe_size": 0}, "probe_size"),
     ({"max_probe_share": 0}, "max_probe_share"), ({"max_probe_share": 1.5}, "max_probe_share"),

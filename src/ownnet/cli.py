@@ -73,6 +73,16 @@ def _positive_float(text):
     return value
 
 
+def _port(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number in 0..65535, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number in 0..65535, got {text!r}")
+    return value
+
+
 def build_parser():
     from . import recipes
 
@@ -103,6 +113,10 @@ def build_parser():
     train.add_argument("--distributed", action="store_true",
                        help="data-parallel on MPI: mpiexec -n 4 ownnet train --distributed "
                             "(--batch-size is per rank; needs ownnet[mpi])")
+    train.add_argument("--dashboard", action="store_true",
+                       help="watch the training live in the browser at http://HOST:PORT/dashboard")
+    train.add_argument("--port", type=_port, default=8000, help="port of --dashboard (default 8000)")
+    train.add_argument("--host", default="127.0.0.1", help="address of --dashboard (default 127.0.0.1)")
 
     evaluate = commands.add_parser("evaluate", help="accuracy, per-class precision/recall, confusion matrix")
     evaluate.add_argument("model", help="a model file written by ownnet train / on.save")
@@ -112,6 +126,12 @@ def build_parser():
     predict = commands.add_parser("predict", help="classify PNG/JPEG images of digits")
     predict.add_argument("model")
     predict.add_argument("images", nargs="+")
+
+    serve = commands.add_parser("serve", help="a local web page: draw a digit, watch the model classify it")
+    serve.add_argument("model", help="a model file written by ownnet train / on.save (784 inputs)")
+    serve.add_argument("--port", type=_port, default=8000, help="default 8000")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this computer only)")
 
     lab = commands.add_parser("lab", help="the lab's study of 1-, 2- and 3-layer perceptrons, as a report")
     lab.add_argument("--quick", action="store_true", help="a small version in about a minute")
@@ -153,6 +173,21 @@ def _cmd_train(args):
         raise UsageError(f"ownnet train: --{error}") from None
     from .io import ModelFormatError
 
+    data, callbacks, dashboard = None, [], None
+    if args.dashboard:
+        if args.distributed:
+            raise UsageError("ownnet train: --dashboard and --distributed do not go together")
+        from .serve import DashboardCallback
+
+        data = recipes.load_dataset(config["dataset"], config["dtype"], config["seed"])
+        try:
+            dashboard = DashboardCallback(port=args.port, host=args.host, epochs=config["epochs"],
+                                          probe_data=data[1])
+        except OSError as error:
+            raise UsageError(f"ownnet train: --dashboard cannot listen on {args.host}:{args.port} "
+                             f"({error.strerror or error}); try another --port") from None
+        print(f"dashboard: {dashboard.url}dashboard", flush=True)
+        callbacks.append(dashboard)
     try:
         if args.distributed:
             from .distributed import train_from_config
@@ -162,13 +197,16 @@ def _cmd_train(args):
                 return 0
         else:
             _, _, result = recipes.train_from_config(config, out=args.out, resume=args.resume,
-                                                     verbose=not args.quiet)
+                                                     verbose=not args.quiet, callbacks=callbacks, data=data)
     except ModelFormatError as error:
         raise UsageError(f"ownnet train --resume: the checkpoint in {args.out} does not fit ({error})") \
             from None
     if not args.quiet:
         print(f"wall time {result['wall_seconds']:.1f} s, {result['epochs_run']} epochs")
     print(f"test_accuracy={result['test_accuracy']:.4f}")
+    if dashboard is not None:
+        print(f"the dashboard stays up at {dashboard.url}dashboard until Ctrl+C", flush=True)
+        dashboard.wait()
     return 0
 
 
@@ -236,6 +274,19 @@ def _cmd_predict(args):
     return 0
 
 
+def _cmd_serve(args):
+    from .serve import serve_main
+
+    model = _load_model(args.model)
+    try:
+        return serve_main(model, port=args.port, host=args.host)
+    except ValueError as error:  # not a model on 28x28 inputs
+        raise UsageError(f"{args.model}: {error}") from None
+    except OSError as error:
+        raise UsageError(f"ownnet serve: cannot listen on {args.host}:{args.port} "
+                         f"({error.strerror or error}); try another --port") from None
+
+
 def _cmd_lab(args):
     from .lab import run_lab
 
@@ -265,7 +316,7 @@ def main(argv=None):
     try:
         args = parser.parse_args(argv)
         handler = {"train": _cmd_train, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
-                   "lab": _cmd_lab, "export": _cmd_export}[args.command]
+                   "serve": _cmd_serve, "lab": _cmd_lab, "export": _cmd_export}[args.command]
         return handler(args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -110,8 +110,8 @@ class DashboardCallback(Callback):
                 self.server.predictor = Predictor(snapshot)
             else:
                 self.server.predictor.set_model(snapshot)
-        except ValueError:
-            pass  # not a 28x28 model: the dashboard works, the draw page says there is no model
+        except ValueError as error:  # not a 28x28 model: the curves work, the draw page says why
+            self.server.no_model_reason = f"the draw page needs a model on 28x28 images: {error}"
 
     # --- the server ----------------------------------------------------------------------------------
     def wait(self):

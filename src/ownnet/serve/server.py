@@ -96,6 +96,7 @@ class ServeServer(ThreadingHTTPServer):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, ServeHandler)
         self.predictor, self.monitor = predictor, monitor
+        self.no_model_reason = "no model yet: training has not started"
         self.samples = samples if isinstance(samples, SampleSource) else SampleSource(samples)
         self.static = _static_files()
         self.log_requests = log_requests
@@ -206,7 +207,7 @@ class ServeHandler(BaseHTTPRequestHandler):
     def _predictor(self):
         predictor = self.server.predictor
         if predictor is None:
-            raise RequestError(503, "no model yet: training has not started")
+            raise RequestError(503, self.server.no_model_reason)
         return predictor
 
     def _info(self):
