@@ -235,3 +235,19 @@ def import_all_of_ownnet():
                 importlib.import_module(info.name)
             except ImportError:
                 pass
+
+
+def test_zero_grad_is_lazy_but_reads_as_zero_and_accumulate_matmul_adds():
+    from ownnet.module import Parameter
+
+    p = Parameter(np.zeros((2, 2), dtype=np.float32))
+    a, b = np.eye(2, dtype=np.float32), np.full((2, 2), 3.0, dtype=np.float32)
+    p.accumulate_matmul(a, b)
+    p.accumulate_matmul(a, b)
+    np.testing.assert_array_equal(p.grad, 6.0)  # accumulated
+    p.zero_grad()
+    np.testing.assert_array_equal(p.grad, 0.0)  # reading after zero_grad gives zeros
+    p.zero_grad()
+    p.accumulate_matmul(a, b)  # written straight in after zero_grad, not added to the old 6
+    np.testing.assert_array_equal(p.grad, 3.0)
+    assert p.grad.dtype == np.float32

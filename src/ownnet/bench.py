@@ -316,6 +316,13 @@ def compare(net="canonical", epochs=5, threads=None, systems=SYSTEMS, limit=None
             "blas": blas}
 
 
+def measure_peak(threads, env):
+    """``sgemm_peak`` in a fresh process with ``env`` (the BLAS kernel is chosen at its start)."""
+    done = subprocess.run([sys.executable, "-m", "ownnet.bench", "--peak", "--threads", str(threads)],
+                          capture_output=True, text=True, env=env, check=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
 def _ratio(results, a, b):
     if a in results and b in results:
         return results[a]["samples_per_second"] / results[b]["samples_per_second"]
@@ -323,17 +330,21 @@ def _ratio(results, a, b):
 
 
 def markdown(report):
-    lines = [f"Machine: {report['machine']}; date {report['date']}; BLAS threads {report['threads']}; "
-             f"NumPy float32 SGEMM peak measured in this run: {report['sgemm_peak_gflops']:.0f} GFLOP/s.", ""]
+    lines = [f"Machine: {report['machine']}; date {report['date']}; BLAS threads {report['threads']}.", ""]
     for run in report["runs"]:
+        peak = run["sgemm_peak_gflops"]
+        kernels = ", ".join(sorted({str(pool.get("architecture")) for pools in run["blas"].values()
+                                    for pool in pools if "architecture" in pool})) or "unknown"
         lines += [f"### {run['net']} net ({' '.join(map(str, NETS[run['net']]['sizes']))}, "
                   f"{NETS[run['net']]['activation']}), environment: {run['environment']}", "",
+                  f"OpenBLAS kernel: {kernels}; NumPy float32 SGEMM peak in this environment, measured in "
+                  f"this run: {peak:.0f} GFLOP/s.", "",
                   "| system | s/epoch (median, min-max) | samples/s | GFLOP/s | % of SGEMM peak | test acc. "
                   "| peak RSS MiB |", "| --- | --- | --- | --- | --- | --- | --- |"]
         for system, r in run["systems"].items():
             lines.append(f"| {system} | {r['seconds_per_epoch']:.2f} ({r['min']:.2f}-{r['max']:.2f}) | "
                          f"{r['samples_per_second']:,.0f} | {r['gflops']:.0f} | "
-                         f"{100 * r['gflops'] / report['sgemm_peak_gflops']:.0f}% | "
+                         f"{100 * r['gflops'] / peak:.0f}% | "
                          f"{r['test_accuracy']:.4f} | {r['peak_rss_mib']:.0f} |")
         ratios = [f"ownnet / {other}: {_ratio(run['systems'], 'ownnet', other):.2f}x"
                   for other in ("torch", "sklearn", "numpy") if _ratio(run["systems"], "ownnet", other)]
@@ -352,12 +363,18 @@ def main(argv=None):
     parser.add_argument("--both-environments", action="store_true",
                         help="also run with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset (when they are set)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--peak", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--net", default="canonical", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker_main(args.worker, args.net, args.threads, args.seed, args.limit, args.epochs)
+    if args.peak:
+        limiter = _limit_threads(args.threads or os.cpu_count())
+        print(json.dumps(sgemm_peak(args.threads or os.cpu_count())))
+        del limiter
+        return 0
     threads = args.threads or os.cpu_count()
     epochs, limit = (3, 20000) if args.quick else (args.epochs, args.limit)
     environments = [("as set", dict(os.environ))]
@@ -367,16 +384,14 @@ def main(argv=None):
         environments.append((f"{' and '.join(blas_vars)} unset", unset))
     label = ", ".join(f"{v}={os.environ[v]}" for v in blas_vars) or "no OPENBLAS_* overrides"
     environments[0] = (label, environments[0][1])
-    limiter = _limit_threads(threads)
-    peak = sgemm_peak(threads)
-    del limiter
     report = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
-              "date": time.strftime("%Y-%m-%d"), "threads": threads, "sgemm_peak_gflops": peak, "runs": []}
+              "date": time.strftime("%Y-%m-%d"), "threads": threads, "runs": []}
     for name, env in environments:
+        peak = measure_peak(threads, env)
         for net in args.nets.split(","):
             print(f"{net} net, {name}:")
             run = compare(net, epochs, threads, args.systems.split(","), limit, env)
-            run["environment"] = name
+            run.update(environment=name, sgemm_peak_gflops=peak)
             report["runs"].append(run)
     text = markdown(report)
     print(text)

@@ -16,8 +16,35 @@ class Parameter:
 
     def __init__(self, data, name=""):
         self.data = data
-        self.grad = backend.xp.zeros_like(data)
+        self._grad = backend.xp.zeros_like(data)
+        self._zero_pending = False
         self.name = name
+
+    @property
+    def grad(self):
+        """dL/d(data), summed over every ``backward`` since the last ``zero_grad``."""
+        if self._zero_pending:
+            self._grad.fill(0)
+            self._zero_pending = False
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = value
+        self._zero_pending = False
+
+    def zero_grad(self):
+        # Lazily: the next accumulate_matmul writes its product straight into the array instead of
+        # adding it to zeros (one pass over the gradient instead of three); reading .grad first zeroes it.
+        self._zero_pending = True
+
+    def accumulate_matmul(self, a, b):
+        """``grad += a @ b``, without a temporary array (straight into ``grad`` after ``zero_grad``)."""
+        if self._zero_pending:
+            backend.xp.matmul(a, b, out=self._grad)
+            self._zero_pending = False
+        else:
+            self._grad += a @ b
 
     @property
     def shape(self):
@@ -30,9 +57,6 @@ class Parameter:
     @property
     def size(self):
         return self.data.size
-
-    def zero_grad(self):
-        self.grad.fill(0)
 
     def __repr__(self):
         return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype})"

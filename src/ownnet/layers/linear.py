@@ -63,7 +63,7 @@ class Linear(Module):
     def backward(self, grad_out):
         x = self._saved(self.x)
         self._check_grad_shape(grad_out, (x.shape[0], self.out_features))
-        self.weight.grad += x.T @ grad_out  # dL/dW = x^T . dL/dy
+        self.weight.accumulate_matmul(x.T, grad_out)  # dL/dW = x^T . dL/dy   (.grad += x.T @ grad_out)
         if self.bias is not None:
             self.bias.grad += grad_out.sum(axis=0)  # dL/db = sum over the batch of dL/dy
         if not self.needs_input_grad:
