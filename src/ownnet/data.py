@@ -50,12 +50,19 @@ def _make_rng(seed):
         raise TypeError(f"seed: expected None or a non-negative integer, got {seed!r} ({error})") from None
 
 
-def _gather(array, index, out=None):
+def gather(array, index, out=None):
     """``array[index]`` along the first axis, into ``out`` when given."""
     if isinstance(array, np.ndarray):
         # mode="clip" skips the bounds-check buffering that mode="raise" does with out=; indices are valid
         return np.take(array, index, axis=0, out=out, mode="clip")
     return array[index]
+
+
+def batch_buffer(array, batch_size):
+    """An empty ``(batch_size, ...)`` array to gather full batches of ``array`` into (None for no array)."""
+    if array is None or not isinstance(array, np.ndarray):
+        return None
+    return np.empty((batch_size,) + array.shape[1:], dtype=array.dtype)
 
 
 class DataLoader:
@@ -137,8 +144,8 @@ class DataLoader:
                 rows = order[start:stop]
                 full = self.reuse_buffers and stop - start == size
                 x_out, y_out = self._batch_buffers() if full else (None, None)
-                x_batch = _gather(self.x, rows, x_out)
-                y_batch = None if self.y is None else _gather(self.y, rows, y_out)
+                x_batch = gather(self.x, rows, x_out)
+                y_batch = None if self.y is None else gather(self.y, rows, y_out)
             if token == self._epoch_token:
                 self._batches_done = index + 1
             yield x_batch if self.y is None else (x_batch, y_batch)
@@ -147,12 +154,7 @@ class DataLoader:
 
     def _batch_buffers(self):
         if self._buffers is None:
-            def buffer(array):
-                if array is None or not isinstance(array, np.ndarray):
-                    return None
-                return np.empty((self.batch_size,) + array.shape[1:], dtype=array.dtype)
-
-            self._buffers = (buffer(self.x), buffer(self.y))
+            self._buffers = (batch_buffer(self.x, self.batch_size), batch_buffer(self.y, self.batch_size))
         return self._buffers
 
     # --- resuming ------------------------------------------------------------------------------

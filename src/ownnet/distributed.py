@@ -35,6 +35,7 @@ import traceback
 import numpy as np
 
 from .callbacks import Callback
+from .data import batch_buffer, gather
 
 __all__ = ["Distributed", "DistributedOptimizer", "ShardedLoader", "init", "shard_bounds",
            "train_from_config"]
@@ -346,23 +347,12 @@ class ShardedLoader:
             mine = rows[start:stop]
             x_out, y_out = self._batch_buffers() if self.reuse_buffers and len(mine) == self.batch_size \
                 else (None, None)
-            x_batch = self._take(self.x, mine, x_out)
-            yield x_batch if self.y is None else (x_batch, self._take(self.y, mine, y_out))
-
-    @staticmethod
-    def _take(array, rows, out):
-        if isinstance(array, np.ndarray):
-            return np.take(array, rows, axis=0, out=out, mode="clip")
-        return array[rows]
+            x_batch = gather(self.x, mine, x_out)
+            yield x_batch if self.y is None else (x_batch, gather(self.y, mine, y_out))
 
     def _batch_buffers(self):
         if self._buffers is None:
-            def buffer(array):
-                if array is None or not isinstance(array, np.ndarray):
-                    return None
-                return np.empty((self.batch_size,) + array.shape[1:], dtype=array.dtype)
-
-            self._buffers = (buffer(self.x), buffer(self.y))
+            self._buffers = (batch_buffer(self.x, self.batch_size), batch_buffer(self.y, self.batch_size))
         return self._buffers
 
     def samples_per_epoch(self):

@@ -17,18 +17,10 @@ Example::
 """
 
 import math
-from numbers import Integral, Real
+from numbers import Integral
 
 from .optim import Optimizer
-
-
-def _check_real(owner, name, value, expected, is_valid):
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{owner}: {name} must be a real number {expected}, got {value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and is_valid(value)):
-        raise ValueError(f"{owner}: {name} must be {expected}, got {value!r}")
-    return value
+from .optim import _real as _check_real
 
 
 def _check_int(owner, name, value, minimum):
