@@ -8,7 +8,16 @@
 
 from . import backend, datasets, distributed, metrics
 from .augment import RandomShift
-from .backend import get_default_dtype, set_check_finite, set_default_dtype
+from .backend import (
+    get_backend,
+    get_default_dtype,
+    gpu_available,
+    set_check_finite,
+    set_default_dtype,
+    to_device,
+    to_numpy,
+    use_backend,
+)
 from .callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
 from .containers import Concat, Residual, Sequential
 from .data import DataLoader, Standardizer, one_hot, train_test_split

@@ -24,14 +24,16 @@ class RandomShift:
             raise ValueError(f"RandomShift: expected (batch, {height * width}) images, got {tuple(x.shape)}")
         m = self.max_shift
         images = x.reshape(len(x), height, width)
-        padded = backend.xp.zeros((len(x), height + 2 * m, width + 2 * m), dtype=x.dtype)
+        xp = backend.xp_of(x)
+        padded = xp.zeros((len(x), height + 2 * m, width + 2 * m), dtype=x.dtype)
         padded[:, m:m + height, m:m + width] = images
         dy = self.rng.integers(0, 2 * m + 1, size=len(x))
         dx = self.rng.integers(0, 2 * m + 1, size=len(x))
-        # One gather for the whole batch: row and column indices per image.
-        rows = dy[:, None] + np.arange(height)[None, :]
-        cols = dx[:, None] + np.arange(width)[None, :]
-        out = padded[np.arange(len(x))[:, None, None], rows[:, :, None], cols[:, None, :]]
+        # One gather for the whole batch: row and column indices per image (drawn on the host, so
+        # that both devices shift alike).
+        rows = xp.asarray(dy[:, None] + np.arange(height)[None, :])
+        cols = xp.asarray(dx[:, None] + np.arange(width)[None, :])
+        out = padded[xp.arange(len(x))[:, None, None], rows[:, :, None], cols[:, None, :]]
         return out.reshape(len(x), height * width)
 
     def state_dict(self):

@@ -17,7 +17,7 @@ __all__ = ["DataLoader", "Standardizer", "one_hot", "train_test_split"]
 
 def _as_samples(array, name):
     """``array`` as an array with a first (sample) axis; arrays (and memmaps) are kept, not copied."""
-    if not isinstance(array, (np.ndarray, backend.xp.ndarray)):
+    if not (isinstance(array, np.ndarray) or backend.is_gpu_array(array)):
         try:
             array = np.asarray(array)
         except (ValueError, TypeError) as error:
@@ -55,14 +55,16 @@ def gather(array, index, out=None):
     if isinstance(array, np.ndarray):
         # mode="clip" skips the bounds-check buffering that mode="raise" does with out=; indices are valid
         return np.take(array, index, axis=0, out=out, mode="clip")
+    if backend.is_gpu_array(array):  # index: a GPU array too (DataLoader uploads each permutation once)
+        return backend.xp_of(array).take(array, index, axis=0, out=out)
     return array[index]
 
 
 def batch_buffer(array, batch_size):
     """An empty ``(batch_size, ...)`` array to gather full batches of ``array`` into (None for no array)."""
-    if array is None or not isinstance(array, np.ndarray):
+    if array is None or not (isinstance(array, np.ndarray) or backend.is_gpu_array(array)):
         return None
-    return np.empty((batch_size,) + array.shape[1:], dtype=array.dtype)
+    return backend.xp_of(array).empty((batch_size,) + array.shape[1:], dtype=array.dtype)
 
 
 class DataLoader:
@@ -127,6 +129,8 @@ class DataLoader:
         # the permutation is drawn here, not lazily, so that state_dict() right after iter() is exact
         self._epoch_start_state = self._rng.bit_generator.state if self.shuffle else None
         order = self._rng.permutation(self.num_samples) if self.shuffle else None
+        if order is not None and backend.is_gpu_array(self.x):
+            order = self._device_order(order)
         start_batch, self._resume_batches = self._resume_batches, 0
         self._batches_done = start_batch
         self._in_epoch = True
@@ -151,6 +155,14 @@ class DataLoader:
             yield x_batch if self.y is None else (x_batch, y_batch)
         if token == self._epoch_token:
             self._in_epoch = False
+
+    def _device_order(self, order):
+        """The permutation on the GPU, in one array reused every epoch (filled, never reallocated, so
+        that a captured CUDA graph that reads batches from it stays valid)."""
+        if getattr(self, "_order_buffer", None) is None:
+            self._order_buffer = backend.xp_of(self.x).empty(len(order), dtype=order.dtype)
+        self._order_buffer.set(order)
+        return self._order_buffer
 
     def _batch_buffers(self):
         if self._buffers is None:
@@ -319,8 +331,9 @@ def one_hot(labels, n_classes=None, dtype=None):
             f"labels: expected values in [0, {n_classes - 1}], got values in "
             f"[{labels.min()}, {labels.max()}]"
         )
-    out = backend.xp.zeros((labels.shape[0], n_classes), dtype=dtype)
-    out[backend.xp.arange(labels.shape[0]), backend.xp.asarray(labels)] = 1
+    xp = backend.xp_of(labels)
+    out = xp.zeros((labels.shape[0], n_classes), dtype=dtype)
+    out[xp.arange(labels.shape[0]), labels] = 1
     return out
 
 

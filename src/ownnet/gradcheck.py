@@ -70,7 +70,8 @@ def gradcheck(obj, x, target=None, eps=1e-6, atol=1e-8, rtol=1e-6, seed=0):
         raise ValueError(f"gradcheck: expected eps > 0, rtol > 0 and atol >= 0, got {eps}, {rtol}, {atol}")
     if not callable(getattr(obj, "backward", None)):
         raise TypeError(f"gradcheck: {type(obj).__name__} has no backward method to check")
-    x = backend.xp.array(x, dtype=np.float64)  # a float64 copy, perturbed in place below
+    device = obj.device if isinstance(obj, Module) else backend.device_of(x)
+    x = backend.to_device(x, device).astype(np.float64, copy=True)  # perturbed in place below
     if target is None:
         return _check_module(obj, x, eps, atol, rtol, seed)
     return _check_loss(obj, x, target, eps, atol, rtol, seed)
@@ -91,7 +92,7 @@ def _check_module(module, x, eps, atol, rtol, seed):
     module.zero_grad()
     with _seeded(seed):
         out = module.forward(x)
-    weights = backend.xp.asarray(np.random.default_rng(seed).standard_normal(out.shape))
+    weights = backend.to_device(np.random.default_rng(seed).standard_normal(out.shape), module.device)
     grad_x = module.backward(weights.copy())  # dL/dx for L = sum(out * weights)
     if grad_x is not None:
         grad_x = grad_x.copy()  # x is perturbed in place below: keep no view of it
@@ -112,7 +113,7 @@ def _check_loss(loss, pred, target, eps, atol, rtol, seed):
     loss = copy.deepcopy(loss)
     if callable(getattr(loss, "to", None)):
         loss.to("float64")
-    target = backend.xp.asarray(target)
+    target = backend.as_device_array(target, "target", backend.device_of(pred))
     if target.dtype.kind == "f":
         target = target.astype(np.float64)
 
@@ -135,7 +136,8 @@ def _compare(checks, objective, eps, atol, rtol):
         if analytic is None:
             details.append(f"{name}{description}: not checked (backward returned None)")
             continue
-        analytic = backend.xp.asarray(analytic)
+        xp = backend.xp_of(array)
+        analytic = xp.asarray(analytic)
         if analytic.shape != array.shape:
             message = (f"{name}{description}: gradient of shape {tuple(analytic.shape)}, "
                        f"expected {tuple(array.shape)}")
@@ -144,7 +146,7 @@ def _compare(checks, objective, eps, atol, rtol):
             continue
         if array.size == 0:
             continue
-        numeric = backend.xp.zeros_like(array)
+        numeric = xp.zeros_like(array)
         for index in np.ndindex(array.shape):
             original = float(array[index])
             array[index] = original + eps
@@ -153,8 +155,8 @@ def _compare(checks, objective, eps, atol, rtol):
             minus = objective()
             array[index] = original
             numeric[index] = (plus - minus) / (2 * eps)
-        errors = abs(analytic - numeric) / (backend.xp.maximum(abs(analytic), abs(numeric)) + atol / rtol)
-        errors[backend.xp.isnan(errors)] = math.inf  # a NaN gradient is as wrong as can be
+        errors = abs(analytic - numeric) / (xp.maximum(abs(analytic), abs(numeric)) + atol / rtol)
+        errors[xp.isnan(errors)] = math.inf  # a NaN gradient is as wrong as can be
         index = np.unravel_index(int(errors.argmax()), errors.shape)
         error = float(errors[index])
         position = f"[{', '.join(str(int(i)) for i in index)}]"

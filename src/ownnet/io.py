@@ -457,18 +457,21 @@ def read_metadata(path):
     return metadata
 
 
-def load(path):
+def load(path, device=None):
     """Rebuild the model saved in ``path`` (safetensors or .npz, detected from the first bytes).
 
     Returns the model, in training mode as a new model is (call ``model.eval()`` for inference), with
-    the stored dtype. Raises ``ModelFormatError`` for every problem with the file's content.
+    the stored dtype, on ``device`` (``"cpu"`` or ``"gpu"``; default: the backend's). A file saved from
+    either device loads on either. Raises ``ModelFormatError`` for every problem with the file's content.
     """
     path = os.fspath(path)
+    device = backend.default_device() if device is None else backend.resolve_device(device)
     if _sniff(path) == "npz":
         tensors, metadata = _read_npz(path)
     else:
         tensors, metadata = read_tensors(path)
-    return _model_from(tensors, metadata, path)
+    model = _model_from(tensors, metadata, path)
+    return model if model.device == device else model.to(device)
 
 
 def _register_builtin_layers():

@@ -44,6 +44,10 @@ class Loss:
             hint = " (forward returns one float, so 'none' is not supported)" if reduction == "none" else ""
             raise ValueError(f"{self.name}: reduction must be 'mean' or 'sum', got {reduction!r}{hint}")
         self.reduction = reduction
+        self.deferred = False
+        """True while ``fit`` trains on the GPU: ``forward`` returns the loss as a 0-d device array
+        instead of a float, so that no step waits for the GPU, and skips the checks of the target's
+        values that would (``fit`` checked the whole target once, before the first step)."""
         self._cache = None
         self._state = "new"  # "new" -> "forward" -> "backward" -> "forward" ...
 
@@ -77,11 +81,15 @@ class Loss:
         cache, self._cache, self._state = self._cache, None, "backward"
         return cache
 
+    def _result(self, total):
+        """The loss to return: a float, or the 0-d array itself when ``deferred``."""
+        return total if self.deferred else float(total)
+
     # --- input checks ---------------------------------------------------------------------------
     def _pred(self, pred):
         """``pred`` as a non-empty float array (never converted: the model decides the dtype)."""
-        if not isinstance(pred, backend.xp.ndarray):
-            pred = backend.xp.asarray(pred)
+        if not backend.is_gpu_array(pred):
+            pred = backend.as_device_array(pred, f"{self.name}: pred", "cpu")
         if pred.dtype.kind != "f":
             raise TypeError(
                 f"{self.name}: pred must be a float array (the model's output), got dtype {pred.dtype}; "
@@ -94,13 +102,13 @@ class Loss:
 
     def _target(self, target, pred):
         """``target`` as a numeric array whose batch size matches ``pred``'s (dtype unchanged)."""
-        if not isinstance(target, backend.xp.ndarray):
-            target = backend.xp.asarray(target)
+        target = backend.as_device_array(target, f"{self.name}: target", backend.device_of(pred))
         if target.dtype.kind not in "fiub":
             raise TypeError(
                 f"{self.name}: target must be numeric (float, int or bool), got dtype {target.dtype}")
-        if (target.dtype.kind == "f" and backend.get_check_finite()  # integer labels: nothing to check
-                and not bool(backend.xp.isfinite(target).all())):
+        # integer labels: nothing to check
+        if (target.dtype.kind == "f" and backend.get_check_finite() and not self.deferred
+                and not bool(backend.xp_of(target).isfinite(target).all())):
             raise ValueError(f"{self.name}: target contains NaN or inf; expected finite numbers")
         if target.ndim == 0 or target.shape[0] != pred.shape[0]:
             got = "a scalar" if target.ndim == 0 else f"{target.shape[0]} (shape {tuple(target.shape)})"
@@ -124,6 +132,8 @@ class Loss:
         return target.astype(pred.dtype, copy=False)
 
     def _check_unit_interval(self, array, what):
+        if self.deferred:
+            return
         low, high = float(array.min()), float(array.max())
         if not (0.0 <= low and high <= 1.0):  # also catches NaN
             bad = low if not 0.0 <= low else high
@@ -168,7 +178,7 @@ class MSELoss(Loss):
         diff = pred - self._same_shape_target(target, pred)
         self._save(diff)
         total = (diff * diff).sum()
-        return float(total * self._scale(diff.size, diff.dtype))
+        return self._result(total * self._scale(diff.size, diff.dtype))
 
     def backward(self):
         (diff,) = self._take()
@@ -187,11 +197,11 @@ class L1Loss(Loss):
         pred = self._pred(pred)
         diff = pred - self._same_shape_target(target, pred)
         self._save(diff)
-        return float(backend.xp.abs(diff).sum() * self._scale(diff.size, diff.dtype))
+        return self._result(backend.xp_of(diff).abs(diff).sum() * self._scale(diff.size, diff.dtype))
 
     def backward(self):
         (diff,) = self._take()
-        grad = backend.xp.sign(diff, out=diff)
+        grad = backend.xp_of(diff).sign(diff, out=diff)
         grad *= self._scale(diff.size, diff.dtype)
         return grad
 
@@ -213,16 +223,17 @@ class HuberLoss(Loss):
         diff = pred - self._same_shape_target(target, pred)
         self._save(diff)
         delta, half = diff.dtype.type(self.delta), diff.dtype.type(0.5)
-        absolute = backend.xp.abs(diff)
-        quadratic = backend.xp.minimum(absolute, delta)  # |d| below delta, delta above
+        xp = backend.xp_of(diff)
+        absolute = xp.abs(diff)
+        quadratic = xp.minimum(absolute, delta)  # |d| below delta, delta above
         # 0.5*q^2 + delta*(|d| - q) is 0.5*d^2 below delta and delta*(|d| - 0.5*delta) above
         per_element = half * quadratic * quadratic + delta * (absolute - quadratic)
-        return float(per_element.sum() * self._scale(diff.size, diff.dtype))
+        return self._result(per_element.sum() * self._scale(diff.size, diff.dtype))
 
     def backward(self):
         (diff,) = self._take()
         delta = diff.dtype.type(self.delta)
-        grad = backend.xp.clip(diff, -delta, delta, out=diff)
+        grad = backend.xp_of(diff).clip(diff, -delta, delta, out=diff)
         grad *= self._scale(diff.size, diff.dtype)
         return grad
 
@@ -263,9 +274,11 @@ class CrossEntropyLoss(Loss):
             raise ValueError(f"{self.name}: expected logits pred of shape (batch, classes), "
                              f"got {tuple(logits.shape)}{hint}")
         target = self._target(target, logits)
-        xp, dtype = backend.xp, logits.dtype
+        xp, dtype = backend.xp_of(logits), logits.dtype
         n, classes = logits.shape
         eps = dtype.type(self.label_smoothing)
+        if target.ndim == 1 and backend.is_gpu_array(logits):
+            return self._forward_gpu(logits, self._labels(target, classes))
 
         shifted = logits - logits.max(axis=1, keepdims=True)  # <= 0: exp cannot overflow
         if target.ndim == 1:
@@ -302,10 +315,21 @@ class CrossEntropyLoss(Loss):
             shifted -= xp.log(sums)  # now log-softmax
             total = -(target * shifted).sum()
             self._save(probs, None, None, target)
-        return float(total * self._scale(n, dtype))
+        return self._result(total * self._scale(n, dtype))
+
+    def _forward_gpu(self, logits, labels):
+        """The same loss and gradient with class labels, in one kernel (``ownnet.cuda.kernels``)."""
+        from .cuda.kernels import softmax_cross_entropy
+
+        scale = self._scale(logits.shape[0], logits.dtype)
+        row_loss, grad = softmax_cross_entropy(logits, labels, self.label_smoothing, scale)
+        self._save(grad, None, None, None)
+        return self._result(row_loss.sum() * scale)
 
     def backward(self):
         probs, labels, rows, target = self._take()
+        if labels is None and target is None:  # the GPU kernel computed the gradient in forward
+            return probs
         grad = probs  # the saved softmax, updated in place
         dtype = grad.dtype
         if target is None:
@@ -320,8 +344,8 @@ class CrossEntropyLoss(Loss):
 
     def _labels(self, target, classes):
         """Integer class labels in [0, classes); integral floats (3.0) are converted, 2.5 is an error."""
-        xp = backend.xp
-        if target.dtype.kind == "f":
+        xp = backend.xp_of(target)
+        if target.dtype.kind == "f" and not self.deferred:
             integral = xp.floor(target) == target  # False for NaN and inf
             if not bool(integral.all()):
                 index = int(xp.argmin(integral))
@@ -331,6 +355,8 @@ class CrossEntropyLoss(Loss):
                 )
         elif target.dtype.kind not in "iu":
             raise TypeError(f"{self.name}: class labels must be integers, got dtype {target.dtype}")
+        if self.deferred:  # checked by fit before the first step; checking here would wait for the GPU
+            return target if target.dtype.kind in "iu" else target.astype(xp.intp)
         low, high = target.min(), target.max()
         if low < 0 or high >= classes:
             bad = low if low < 0 else high
@@ -359,15 +385,15 @@ class BCEWithLogitsLoss(Loss):
         logits = self._pred(pred)
         target = self._same_shape_target(target, logits)
         self._check_unit_interval(target, "targets")
-        xp = backend.xp
+        xp = backend.xp_of(logits)
         exp_neg_abs = xp.exp(-xp.abs(logits))  # in (0, 1]: never overflows
         per_element = xp.maximum(logits, logits.dtype.type(0)) - logits * target + xp.log1p(exp_neg_abs)
         self._save(logits, target, exp_neg_abs)
-        return float(per_element.sum() * self._scale(logits.size, logits.dtype))
+        return self._result(per_element.sum() * self._scale(logits.size, logits.dtype))
 
     def backward(self):
         logits, target, exp_neg_abs = self._take()
-        xp = backend.xp
+        xp = backend.xp_of(logits)
         # sigmoid(x) = 1 / (1 + e^-|x|) for x >= 0 and e^-|x| / (1 + e^-|x|) for x < 0
         inverse = exp_neg_abs + exp_neg_abs.dtype.type(1)
         xp.reciprocal(inverse, out=inverse)
@@ -396,19 +422,19 @@ class BCELoss(Loss):
         self._check_unit_interval(probs, "pred (probabilities)")
         target = self._same_shape_target(target, probs)
         self._check_unit_interval(target, "targets")
-        xp, dtype = backend.xp, probs.dtype
+        xp, dtype = backend.xp_of(probs), probs.dtype
         floor, one = dtype.type(self._LOG_FLOOR), dtype.type(1)
         with xp.errstate(divide="ignore"):  # log(0) = -inf, then clamped
             log_p = xp.maximum(xp.log(probs), floor)
             log_1mp = xp.maximum(xp.log1p(-probs), floor)
         per_element = -(target * log_p + (one - target) * log_1mp)
         self._save(probs, target)
-        return float(per_element.sum() * self._scale(probs.size, dtype))
+        return self._result(per_element.sum() * self._scale(probs.size, dtype))
 
     def backward(self):
         probs, target = self._take()
         dtype = probs.dtype
-        denominator = backend.xp.maximum(probs * (dtype.type(1) - probs), dtype.type(self._EPSILON))
+        denominator = backend.xp_of(probs).maximum(probs * (dtype.type(1) - probs), dtype.type(self._EPSILON))
         grad = probs - target
         grad /= denominator
         grad *= self._scale(grad.size, dtype)

@@ -14,13 +14,15 @@ are computed in float64 on purpose: they are not on the training hot path and su
 evaluation set lose precision in float32.
 """
 
+import numpy as np
+
 from . import backend
 
 
 # --- turning inputs into labels ---------------------------------------------------------------------
 def _array(values, metric, arg):
-    xp = backend.xp
-    array = values if isinstance(values, xp.ndarray) else xp.asarray(values)
+    """``values`` as a NumPy array: metrics are computed on the host (GPU arrays are copied there)."""
+    array = backend.to_numpy(values) if backend.is_gpu_array(values) else np.asarray(values)
     if array.dtype.kind not in "fiub":
         raise TypeError(f"{metric}: {arg} must be numeric, got dtype {array.dtype}")
     if array.ndim == 0 or array.size == 0:
@@ -31,14 +33,13 @@ def _array(values, metric, arg):
 
 def _integer_labels(labels, metric, arg):
     """Integral values (3 or 3.0) as an int array; 2.5 or negative values are errors."""
-    xp = backend.xp
     if labels.dtype.kind == "f":
-        integral = xp.floor(labels) == labels
+        integral = np.floor(labels) == labels
         if not bool(integral.all()):
-            index = int(xp.argmin(integral))
+            index = int(np.argmin(integral))
             raise ValueError(f"{metric}: {arg} must be integer class labels, got {labels[index].item()} "
                              f"at index {index}")
-    labels = labels.astype(xp.int64, copy=False)
+    labels = labels.astype(np.int64, copy=False)
     if int(labels.min()) < 0:
         raise ValueError(f"{metric}: {arg} must be class labels >= 0, got {int(labels.min())}")
     return labels
@@ -66,7 +67,7 @@ def _predicted_labels(y_pred, metric, threshold):
         raise ValueError(f"{metric}: y_pred must be labels (batch,), scores (batch, classes) or binary "
                          f"scores (batch,) / (batch, 1), got shape {tuple(y_pred.shape)}")
     if y_pred.dtype.kind == "f":
-        return (y_pred > threshold).astype(backend.xp.int64)  # binary scores
+        return (y_pred > threshold).astype(np.int64)  # binary scores
     return _integer_labels(y_pred, metric, "y_pred")
 
 
@@ -111,13 +112,13 @@ def _confusion(y_true, y_pred, n_classes, threshold, metric):
     elif largest >= n_classes:
         raise ValueError(f"{metric}: labels must lie in [0, {n_classes}) for n_classes={n_classes}, "
                          f"got label {largest}")
-    counts = backend.xp.bincount(true * n_classes + pred, minlength=n_classes * n_classes)
-    return counts.reshape(n_classes, n_classes).astype(backend.xp.int64, copy=False)
+    counts = np.bincount(true * n_classes + pred, minlength=n_classes * n_classes)
+    return counts.reshape(n_classes, n_classes).astype(np.int64, copy=False)
 
 
 def _columns(values, binary):
     """The number of classes an input shows by its shape: its columns, ``binary`` for 1-column floats."""
-    array = backend.xp.asarray(values)
+    array = _array(values, "confusion_matrix", "labels")
     if array.ndim == 2 and array.shape[1] > 1:
         return array.shape[1]
     return binary if array.dtype.kind == "f" else 1
@@ -130,32 +131,30 @@ def precision_recall_per_class(y_true, y_pred, n_classes=None, threshold=0.5):
     samples of class c. A class never predicted (or never present) gets 0.0 instead of 0/0, as
     scikit-learn's default.
     """
-    xp = backend.xp
     matrix = _confusion(y_true, y_pred, n_classes, threshold, "precision_recall_per_class")
-    correct = xp.diag(matrix).astype(xp.float64)
+    correct = np.diag(matrix).astype(np.float64)
     predicted, present = matrix.sum(axis=0), matrix.sum(axis=1)
-    precision = xp.divide(correct, predicted, out=xp.zeros_like(correct), where=predicted > 0)
-    recall = xp.divide(correct, present, out=xp.zeros_like(correct), where=present > 0)
+    precision = np.divide(correct, predicted, out=np.zeros_like(correct), where=predicted > 0)
+    recall = np.divide(correct, present, out=np.zeros_like(correct), where=present > 0)
     return precision, recall
 
 
 # --- regression -------------------------------------------------------------------------------------
 def _regression_pair(y_true, y_pred, metric):
-    xp = backend.xp
-    true = _array(y_true, metric, "y_true").astype(xp.float64)
-    pred = _array(y_pred, metric, "y_pred").astype(xp.float64)
+    true = _array(y_true, metric, "y_true").astype(np.float64)
+    pred = _array(y_pred, metric, "y_pred").astype(np.float64)
     true = true.reshape(-1, 1) if true.ndim == 1 else true  # (batch,) and (batch, 1) are alike
     pred = pred.reshape(-1, 1) if pred.ndim == 1 else pred
     if true.shape != pred.shape:
         raise ValueError(f"{metric}: y_true and y_pred must have the same shape, "
-                         f"got {tuple(xp.shape(y_true))} and {tuple(xp.shape(y_pred))}")
+                         f"got {tuple(np.shape(y_true))} and {tuple(np.shape(y_pred))}")
     return true, pred
 
 
 def mean_absolute_error(y_true, y_pred):
     """``mean(|y_true - y_pred|)`` over all elements."""
     true, pred = _regression_pair(y_true, y_pred, "mean_absolute_error")
-    return float(backend.xp.abs(true - pred).mean())
+    return float(np.abs(true - pred).mean())
 
 
 def mean_squared_error(y_true, y_pred):
@@ -169,10 +168,9 @@ def r2_score(y_true, y_pred):
     and averaged over the columns (scikit-learn's default). A constant ``y_true`` scores 1.0 when predicted
     exactly and 0.0 otherwise (scikit-learn's ``force_finite``).
     """
-    xp = backend.xp
     true, pred = _regression_pair(y_true, y_pred, "r2_score")
     residual = ((true - pred) ** 2).sum(axis=0)
     total = ((true - true.mean(axis=0)) ** 2).sum(axis=0)
-    safe_total = xp.where(total > 0, total, 1.0)
-    scores = xp.where(total > 0, 1.0 - residual / safe_total, xp.where(residual == 0, 1.0, 0.0))
+    safe_total = np.where(total > 0, total, 1.0)
+    scores = np.where(total > 0, 1.0 - residual / safe_total, np.where(residual == 0, 1.0, 0.0))
     return float(scores.mean())

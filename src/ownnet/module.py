@@ -16,7 +16,7 @@ class Parameter:
 
     def __init__(self, data, name=""):
         self.data = data
-        self._grad = backend.xp.zeros_like(data)
+        self._grad = backend.xp_of(data).zeros_like(data)
         self._zero_pending = False
         self.name = name
 
@@ -40,11 +40,26 @@ class Parameter:
 
     def accumulate_matmul(self, a, b):
         """``grad += a @ b``, without a temporary array (straight into ``grad`` after ``zero_grad``)."""
-        if self._zero_pending:
-            backend.xp.matmul(a, b, out=self._grad)
-            self._zero_pending = False
+        backend.matmul(a, b, out=self._grad, accumulate=not self._zero_pending)
+        self._zero_pending = False
+
+    def accumulate_column_sum(self, g):
+        """``grad += g.sum(axis=0)`` for ``g`` of shape ``(batch, *grad.shape)`` (a bias gradient).
+
+        On the GPU the sum is a product with a row of ones, so that cuBLAS adds it into ``grad`` in
+        one call that a CUDA graph can capture.
+        """
+        if backend.is_gpu_array(g):
+            from .cuda.cublas import ones_row
+
+            rows = g.reshape(g.shape[0], -1)
+            backend.matmul(ones_row(g.shape[0], g.dtype), rows, out=self._grad.reshape(1, -1),
+                           accumulate=not self._zero_pending)
+        elif self._zero_pending:
+            g.sum(axis=0, out=self._grad)
         else:
-            self._grad += a @ b
+            self._grad += g.sum(axis=0)
+        self._zero_pending = False
 
     @property
     def shape(self):
@@ -70,6 +85,10 @@ class Module:
     are declared with ``add_child``. ``get_config()`` returns the constructor arguments, so that a
     model file can rebuild the module from its class name and config.
     """
+
+    capturable = True
+    """Whether a training step through this module can be recorded once as a CUDA graph and replayed
+    (False for a layer that draws random numbers on the host at every forward, as Dropout)."""
 
     needs_input_grad = True
     """Whether ``backward`` must return dL/dx. The training loop sets it to False on the first layer
@@ -152,7 +171,7 @@ class Module:
                     f"{self.label}.load_state_dict: {name!r} expected shape {tuple(target.shape)} "
                     f"and dtype {target.dtype}, got {tuple(source.shape)} and {source.dtype}"
                 )
-            target[...] = source
+            target[...] = backend.to_device(source, backend.device_of(target))
 
     # --- modes, dtype -------------------------------------------------------------------------
     def train(self, mode=True):
@@ -171,9 +190,22 @@ class Module:
             return (array.data if isinstance(array, Parameter) else array).dtype
         return backend.get_default_dtype()
 
-    def to(self, dtype):
-        """Convert every parameter and buffer to ``dtype`` ("float32" or "float64"), in place."""
-        dtype = backend.resolve_dtype(dtype)
+    @property
+    def device(self):
+        """Where the parameters live: ``"cpu"`` or ``"gpu"`` (the backend's default if it has none)."""
+        for _, array in self.named_parameters() or self.named_buffers():
+            return backend.device_of(array.data if isinstance(array, Parameter) else array)
+        return backend.default_device()
+
+    def to(self, target):
+        """Convert every parameter and buffer, in place: to a dtype (``"float32"``, ``"float64"``) or
+        to a device (``"cpu"``, ``"gpu"``/``"cuda"``: moves them between NumPy and CuPy).
+        Returns the module. An optimizer built before a move follows on its next step."""
+        if isinstance(target, str) and target in ("cpu", "gpu", "cuda", "cupy"):
+            device = backend.resolve_device(target)
+            self._convert(lambda array: backend.to_device(array, device))
+            return self
+        dtype = backend.resolve_dtype(target)
         self._convert(lambda array: array.astype(dtype, copy=False))
         return self
 
@@ -188,8 +220,9 @@ class Module:
 
     # --- the forward/backward contract ------------------------------------------------------
     def __call__(self, x):
-        """Validate and convert ``x`` (to this module's dtype, NaN/inf check), then ``forward``."""
-        return self.forward(backend.as_float_array(x, name=f"input to {self.label}", dtype=self.dtype))
+        """Validate and convert ``x`` (to this module's dtype and device, NaN/inf check), then ``forward``."""
+        return self.forward(backend.as_float_array(x, name=f"input to {self.label}", dtype=self.dtype,
+                                                   device=self.device))
 
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")

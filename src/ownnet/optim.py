@@ -86,7 +86,7 @@ def _buffer(state, name, like):
     """The state array ``name``, created as zeros like ``like`` on first use."""
     array = state.get(name)
     if array is None:
-        array = state[name] = backend.xp.zeros_like(like)
+        array = state[name] = backend.xp_of(like).zeros_like(like)
     return array
 
 
@@ -117,6 +117,7 @@ class Optimizer:
         self.state = [{} for _ in self.params]
         self._scratch = None
         self._decayed_grads = None
+        self._device = backend.device_of(self.params[0].data)
 
     # --- subclass interface -------------------------------------------------------------------
     def _check_hyperparameters(self, **hyperparameters):
@@ -127,6 +128,11 @@ class Optimizer:
 
     def _update(self, data, grad, state, scratch):
         raise NotImplementedError
+
+    def _fused_update(self, p, state):
+        """Update one GPU parameter in a single kernel; False where the subclass has none for its
+        options (then ``_update`` runs, with CuPy instead of NumPy)."""
+        return False
 
     # --- hyperparameters ----------------------------------------------------------------------
     @property
@@ -149,20 +155,35 @@ class Optimizer:
     # --- the step -----------------------------------------------------------------------------
     def step(self):
         """Update every parameter from its ``.grad`` (one optimisation step)."""
-        if self._scratch is None:
-            self._scratch = [backend.xp.empty_like(p.data) for p in self.params]
+        device = backend.device_of(self.params[0].data)
+        if device != self._device:
+            self.to(device)
         self.step_count += 1
+        if device == "gpu" and all(self._fused_update(p, state) for p, state in zip(self.params, self.state)):
+            return
+        if self._scratch is None:
+            self._scratch = [backend.xp_of(p.data).empty_like(p.data) for p in self.params]
         for index, p in enumerate(self.params):
             self._update(p.data, self._gradient(index, p), self.state[index], self._scratch[index])
+
+    def to(self, device):
+        """Move the optimizer state to ``device`` (``"cpu"`` or ``"gpu"``), where the model now is.
+        ``step()`` does it by itself after ``model.to(device)``."""
+        device = backend.resolve_device(device)
+        self.state = [{name: backend.to_device(array, device) for name, array in state.items()}
+                      for state in self.state]
+        self._scratch = self._decayed_grads = None
+        self._device = device
+        return self
 
     def _gradient(self, index, p):
         """``grad + weight_decay * data`` (coupled weight decay, L2), or ``grad`` itself."""
         if not self._coupled_weight_decay or self.weight_decay == 0:
             return p.grad
         if self._decayed_grads is None:
-            self._decayed_grads = [backend.xp.empty_like(q.data) for q in self.params]
+            self._decayed_grads = [backend.xp_of(q.data).empty_like(q.data) for q in self.params]
         out = self._decayed_grads[index]
-        backend.xp.multiply(p.data, self.weight_decay, out=out)
+        backend.xp_of(out).multiply(p.data, self.weight_decay, out=out)
         out += p.grad
         return out
 
@@ -226,7 +247,9 @@ class Optimizer:
         self.step_count = int(step_count)
         self.state = [{} for _ in self.params]
         for (index, name), array in arrays.items():
-            self.state[index][name] = backend.xp.array(array, dtype=self.params[index].dtype, copy=True)
+            p = self.params[index]
+            array = backend.to_device(array, backend.device_of(p.data))
+            self.state[index][name] = array.astype(p.dtype, copy=True)
 
     def _check_arrays(self, owner, arrays, hyperparameters, step_count):
         """``{(parameter index, buffer name): array}``, after checking names, shapes and dtypes."""
@@ -312,8 +335,21 @@ class SGD(Optimizer):
     def _buffer_names(self, hyperparameters):
         return ["momentum_buffer"] if hyperparameters["momentum"] else []
 
+    def _fused_update(self, p, state):
+        from .cuda.kernels import sgd_update
+
+        buffer, first = None, False
+        if self.momentum:
+            buffer = state.get("momentum_buffer")
+            first = buffer is None
+            if first:
+                buffer = state["momentum_buffer"] = backend.xp_of(p.data).empty_like(p.data)
+        sgd_update(p.data, p.grad, buffer, self.lr, self.weight_decay, self.momentum, self.dampening,
+                   self.nesterov, first)
+        return True
+
     def _update(self, data, grad, state, scratch):
-        xp = backend.xp
+        xp = backend.xp_of(data)
         direction = grad
         if self.momentum:
             b = state.get("momentum_buffer")
@@ -364,8 +400,18 @@ class Adam(Optimizer):
     def _buffer_names(self, hyperparameters):
         return ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if hyperparameters["amsgrad"] else [])
 
+    def _fused_update(self, p, state):
+        if self.amsgrad:
+            return False
+        from .cuda.kernels import adam_update
+
+        m, v = _buffer(state, "exp_avg", p.data), _buffer(state, "exp_avg_sq", p.data)
+        adam_update(p.data, p.grad, m, v, self.betas, self.eps, self.lr, self.step_count, self.weight_decay,
+                    decoupled=not self._coupled_weight_decay)
+        return True
+
     def _update(self, data, grad, state, scratch):
-        xp = backend.xp
+        xp = backend.xp_of(data)
         beta1, beta2 = self.betas
         m, v = _buffer(state, "exp_avg", data), _buffer(state, "exp_avg_sq", data)
         m *= beta1
@@ -442,7 +488,7 @@ class RMSProp(Optimizer):
                 + (["grad_avg"] if hyperparameters["centered"] else []))
 
     def _update(self, data, grad, state, scratch):
-        xp = backend.xp
+        xp = backend.xp_of(data)
         alpha = self.alpha
         s = _buffer(state, "square_avg", data)
         s *= alpha
@@ -500,7 +546,7 @@ def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False
         norm_type = _positive(owner, "norm_type", norm_type)
     if not parameters:
         return 0.0
-    xp = backend.xp
+    xp = backend.xp_of(parameters[0].data)
     if norm_type == math.inf:
         largest = [float(g.max()) if g.size else 0.0 for g in (p.grad for p in parameters)]
         smallest = [float(g.min()) if g.size else 0.0 for g in (p.grad for p in parameters)]

@@ -43,6 +43,7 @@ class Run:
     stop_training: bool = False
     extra: dict = field(default_factory=dict)
     distributed: object = None  # fit(distributed=True): the rank's ownnet.distributed.FitSession
+    gpu: object = None  # a model on the GPU: the loop of ownnet.gpu_fit.GpuTraining
 
 
 def _resolve_metrics(names, loss):
@@ -68,17 +69,17 @@ def _resolve_metrics(names, loss):
 
 def _as_inputs(model, x, y=None):
     """Validate once, up front, so that the training step itself checks nothing."""
-    x = backend.as_float_array(x, name="x", dtype=model.dtype)
+    x = backend.as_float_array(x, name="x", dtype=model.dtype, device=model.device)
     if y is None:
         return x, None
-    y = backend.xp.asarray(y)
+    y = backend.as_device_array(y, "y", model.device)
     if y.ndim == 0 or y.shape[0] != x.shape[0]:
         raise ValueError(f"y: expected {x.shape[0]} targets (one per row of x, which has shape "
                          f"{tuple(x.shape)}), got shape {tuple(y.shape)}")
     if y.dtype.kind in "iub":
-        y = y.astype(backend.xp.int64, copy=False)
+        y = y.astype(backend.xp_of(y).int64, copy=False)
     else:
-        y = backend.as_float_array(y, name="y", dtype=model.dtype)
+        y = backend.as_float_array(y, name="y", dtype=model.dtype, device=model.device)
     return x, y
 
 
@@ -177,7 +178,7 @@ def _split_validation(x, y, validation_data, validation_split, model):
 def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=None,
         validation_split=0.0, metrics=("accuracy",), schedule=None, callbacks=(), seed=None,
         shuffle=True, verbose=True, checkpoint_dir=None, resume=False, clip_grad_norm=None,
-        augment=None, distributed=False):
+        augment=None, distributed=False, cuda_graph=None):
     """Train ``model`` on ``(x, y)`` by minibatch gradient descent; returns a ``History``.
 
     x: ``(samples, features)``; y: class labels ``(samples,)``, or targets shaped like the model's
@@ -194,6 +195,13 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=N
     ranks this script runs on (``mpiexec -n 4 python train.py``; needs ``ownnet[mpi]``): every rank
     passes the same data, ``batch_size`` is per rank, only rank 0 prints and writes the checkpoint.
     See docs/distributed.md.
+
+    A model on the GPU (``model.to("gpu")``) trains there; ``x`` and ``y`` are uploaded once. The
+    loss and metrics are summed on the device and read once per epoch, so a NaN loss is reported at
+    the end of its epoch. ``cuda_graph``: None (default) records the whole step as a CUDA graph
+    after two warm-up steps and replays it, where that applies (SGD, no Dropout, no ``augment``, no
+    ``clip_grad_norm``, no per-step schedule, accuracy-type metrics); True insists (``ValueError``
+    saying why not); False never. See docs/gpu.md.
     """
     from .data import DataLoader
 
@@ -204,6 +212,17 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=N
     _check_class_labels(model, loss, x, y)
     x, y, validation = _split_validation(x, y, validation_data, validation_split, model)
     metric_fns = _resolve_metrics(metrics, loss)
+    on_gpu = model.device == "gpu"
+    if cuda_graph not in (None, True, False):
+        raise TypeError(f"cuda_graph: expected None, True or False, got {cuda_graph!r}")
+    if cuda_graph is True and not on_gpu:
+        raise ValueError("cuda_graph=True: the model is on the CPU; move it with model.to('gpu')")
+    if on_gpu:
+        from .gpu_fit import check_gpu_training
+
+        check_gpu_training(model, distributed)
+        if hasattr(loss, "_check_unit_interval") and type(loss).__name__.startswith("BCE"):
+            loss._check_unit_interval(y, "targets")  # checked here once: the steps will not
     session = None
     if distributed:
         from .distributed import prepare_fit
@@ -219,6 +238,13 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=N
         loader = DataLoader(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed, reuse_buffers=True)
     history = History()
     run = Run(model, loss, optimizer, history, schedule, distributed=session)
+    step_schedule = schedule is not None and getattr(schedule, "interval", "epoch") == "step"
+    if on_gpu:
+        from .gpu_fit import GpuTraining
+
+        names = [name if isinstance(name, str) else None for name in (metrics or ())]
+        run.gpu = GpuTraining(run, loader, metric_fns, names, cuda_graph, augment, clip_grad_norm,
+                              step_schedule, x, y)
     start_epoch = 1
     if seed is not None:
         from .layers.init import manual_seed
@@ -235,10 +261,12 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=N
     for callback in callbacks:
         callback.on_train_begin(run)
 
-    step_schedule = schedule is not None and getattr(schedule, "interval", "epoch") == "step"
     was_training, needed_input_grad = model.training, model.needs_input_grad
+    was_deferred = getattr(loss, "deferred", False)
     model.train()
     model.needs_input_grad = False  # nobody uses dL/dx of the data: skip that product
+    if on_gpu and hasattr(loss, "deferred"):
+        loss.deferred = True  # the loss stays on the device: no step waits for the GPU
     logs = {}
     try:
         for epoch in range(start_epoch, epochs + 1):
@@ -269,6 +297,8 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=N
     finally:
         model.needs_input_grad = needed_input_grad
         model.train(was_training)
+        if hasattr(loss, "deferred"):
+            loss.deferred = was_deferred
     for callback in callbacks:
         callback.on_train_end(logs)
     return history
@@ -280,6 +310,35 @@ def _train_epoch(run, loader, metric_fns, epochs, verbose, callbacks, clip_norm,
     start = time.perf_counter()
     progress = EpochProgress(run.epoch, epochs, len(loader), verbose)
     lr = optimizer.lr
+    if run.gpu is not None:
+        total_loss, seen, metric_sums = run.gpu.train_epoch(callbacks, progress)
+    else:
+        total_loss, seen, metric_sums = _cpu_epoch(run, loader, metric_fns, callbacks, clip_norm,
+                                                   step_schedule, augment, progress)
+    if run.distributed is not None:  # totals over all ranks; every rank gets rank 0's parameters
+        total_loss, seen, metric_sums = run.distributed.end_epoch(total_loss, seen, metric_sums)
+    if not math.isfinite(total_loss):  # on the GPU, the first look at the loss is here
+        raise DivergenceError(
+            f"the loss became {total_loss / seen} during epoch {run.epoch} (learning rate "
+            f"{optimizer.lr:g}); try a smaller learning rate or clip_grad_norm. The last checkpoint "
+            "(if any) is intact."
+        )
+    _check_parameters_finite(model, run.epoch, optimizer.lr)
+    logs = {"epoch": run.epoch, "loss": total_loss / seen}
+    for (name, _), total in zip(metric_fns, metric_sums):
+        logs[name] = total / seen
+    if validation is not None:
+        results = _evaluate(model, loss, *validation, metric_fns, batch_size=1024)
+        logs.update({f"val_{key}": value for key, value in results.items()})
+    seconds = time.perf_counter() - start
+    logs.update({"lr": lr, "seconds": seconds, "samples_per_second": seen / seconds})
+    progress.close(format_logs(run.epoch, epochs, logs))
+    return logs
+
+
+def _cpu_epoch(run, loader, metric_fns, callbacks, clip_norm, step_schedule, augment, progress):
+    """One epoch of the lesson's loop; returns ``(loss sum, samples, [metric sums])``."""
+    model, loss, optimizer = run.model, run.loss, run.optimizer
     total_loss, seen = 0.0, 0
     metric_sums = [0.0] * len(metric_fns)
     for step, (x_batch, y_batch) in enumerate(loader, 1):
@@ -313,24 +372,12 @@ def _train_epoch(run, loader, metric_fns, epochs, verbose, callbacks, clip_norm,
                 callback.on_batch_end(step, {"loss": value, "batch_size": n})
         if progress.bar is not None:
             progress.update(step, {"loss": f"{total_loss / seen:.4f}"})
-    if run.distributed is not None:  # totals over all ranks; every rank gets rank 0's parameters
-        total_loss, seen, metric_sums = run.distributed.end_epoch(total_loss, seen, metric_sums)
-    _check_parameters_finite(model, run.epoch, optimizer.lr)
-    logs = {"epoch": run.epoch, "loss": total_loss / seen}
-    for (name, _), total in zip(metric_fns, metric_sums):
-        logs[name] = total / seen
-    if validation is not None:
-        results = _evaluate(model, loss, *validation, metric_fns, batch_size=1024)
-        logs.update({f"val_{key}": value for key, value in results.items()})
-    seconds = time.perf_counter() - start
-    logs.update({"lr": lr, "seconds": seconds, "samples_per_second": seen / seconds})
-    progress.close(format_logs(run.epoch, epochs, logs))
-    return logs
+    return total_loss, seen, metric_sums
 
 
 def _check_parameters_finite(model, epoch, lr):
     for name, p in model.named_parameters():
-        if not bool(backend.xp.isfinite(p.data).all()):
+        if not bool(backend.xp_of(p.data).isfinite(p.data).all()):
             raise DivergenceError(f"parameter {name} holds NaN or inf after epoch {epoch} "
                                   f"(learning rate {lr:g}); try a smaller learning rate")
 
@@ -354,7 +401,7 @@ def _evaluate(model, loss, x, y, metric_fns, batch_size):
 def _batched_loss(loss, outputs, y, batch_size):
     total = 0.0
     for part in _batches(len(outputs), batch_size):
-        value = loss.forward(outputs[part], y[part])
+        value = float(loss.forward(outputs[part], y[part]))
         total += value * (part.stop - part.start) if loss.reduction == "mean" else value
     return total / len(outputs) if loss.reduction == "mean" else total
 
@@ -375,6 +422,7 @@ def predict(model, x, batch_size=1024):
     that any number of rows fits in memory: ``(samples, features)`` -> ``(samples, outputs)``."""
     batch_size = _check_positive_int("batch_size", batch_size)
     _check_model(model)
+    on_host = not backend.is_gpu_array(x)
     x, _ = _as_inputs(model, x)
     was_training = model.training
     model.eval()
@@ -383,18 +431,18 @@ def predict(model, x, batch_size=1024):
         for part in _batches(len(x), batch_size):
             out = model.forward(x[part])
             if outputs is None:
-                outputs = backend.xp.empty((len(x), *out.shape[1:]), dtype=out.dtype)
+                outputs = backend.xp_of(out).empty((len(x), *out.shape[1:]), dtype=out.dtype)
             outputs[part] = out
     finally:
         model.train(was_training)
-    return outputs
+    return backend.to_numpy(outputs) if on_host else outputs
 
 
 def predict_proba(model, x, batch_size=1024):
     """Class probabilities: softmax of the outputs, or the sigmoid for a single output column
     (two classes with ``BCEWithLogitsLoss``), as ``(samples, n_classes)``."""
     logits = predict(model, x, batch_size)
-    xp = backend.xp
+    xp = backend.xp_of(logits)
     if logits.ndim == 1 or logits.shape[1] == 1:
         p = 1.0 / (1.0 + xp.exp(-logits.reshape(-1, 1)))
         return xp.concatenate([1 - p, p], axis=1).astype(logits.dtype, copy=False)

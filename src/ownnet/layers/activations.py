@@ -16,6 +16,12 @@ from .. import backend
 from ..module import Module
 
 
+def _gpu_kernels():
+    from ..cuda import kernels
+
+    return kernels
+
+
 class ReLU(Module):
     """``y = max(x, 0)``; dy/dx is 1 where the output is positive, else 0.
 
@@ -29,12 +35,14 @@ class ReLU(Module):
         self.out = None
 
     def forward(self, x):
-        self.out = backend.xp.maximum(x, 0)
+        self.out = backend.xp_of(x).maximum(x, 0)
         return self.out
 
     def backward(self, grad_out):
         out = self._saved(self.out)
         self._check_grad_shape(grad_out, out.shape)
+        if backend.is_gpu_array(out):
+            return _gpu_kernels().relu_backward(grad_out, out)  # the same, in one kernel
         return grad_out * (out > 0)
 
 
@@ -88,14 +96,16 @@ class Tanh(Module):
         self.out = None
 
     def forward(self, x):
-        self.out = backend.xp.tanh(x)
+        self.out = backend.xp_of(x).tanh(x)
         return self.out
 
     def backward(self, grad_out):
         out = self._saved(self.out)
         self._check_grad_shape(grad_out, out.shape)
+        if backend.is_gpu_array(out):
+            return _gpu_kernels().tanh_backward(grad_out, out)
         grad = out * out
-        backend.xp.subtract(1, grad, out=grad)
+        np.subtract(1, grad, out=grad)
         grad *= grad_out
         return grad
 
@@ -117,7 +127,7 @@ class Sigmoid(Module):
         self.out = None
 
     def forward(self, x):
-        xp = backend.xp
+        xp = backend.xp_of(x)
         out = xp.negative(x)
         with np.errstate(over="ignore"):
             xp.exp(out, out=out)
@@ -129,6 +139,8 @@ class Sigmoid(Module):
     def backward(self, grad_out):
         out = self._saved(self.out)
         self._check_grad_shape(grad_out, out.shape)
+        if backend.is_gpu_array(out):
+            return _gpu_kernels().sigmoid_backward(grad_out, out)
         grad = 1 - out
         grad *= out
         grad *= grad_out
@@ -175,7 +187,7 @@ class GELU(Module):
         t += 1
         t *= x
         t *= _SQRT_2_OVER_PI
-        backend.xp.tanh(t, out=t)
+        backend.xp_of(t).tanh(t, out=t)
         self.phi_or_t = t
         out = t + 1
         out *= x
@@ -188,7 +200,7 @@ class GELU(Module):
         grad = x * x
         if self.approximate == "none":
             grad *= -0.5
-            backend.xp.exp(grad, out=grad)
+            backend.xp_of(grad).exp(grad, out=grad)
             grad *= _INV_SQRT_2PI  # phi(x)
             grad *= x
             grad += saved  # Phi(x) + x phi(x)
@@ -217,6 +229,10 @@ _erf_function = None
 def _erf(z):
     """The error function of an array, in the array's dtype."""
     global _erf_function
+    if backend.is_gpu_array(z):
+        from cupyx.scipy.special import erf
+
+        return erf(z)
     if _erf_function is None:
         _erf_function = _load_erf()
     return _erf_function(z)
@@ -228,7 +244,7 @@ def _load_erf():
         from scipy.special import erf
     except ImportError:
         math_erf = np.frompyfunc(math.erf, 1, 1)  # gives an object array: convert back
-        return lambda z: backend.xp.asarray(math_erf(z), dtype=z.dtype)
+        return lambda z: np.asarray(math_erf(z), dtype=z.dtype)
     return erf
 
 
@@ -250,7 +266,7 @@ class Softmax(Module):
         self.out = None
 
     def forward(self, x):
-        xp = backend.xp
+        xp = backend.xp_of(x)
         if not -x.ndim <= self.dim < x.ndim:
             raise ValueError(f"{self.label}: dim={self.dim} is out of range for an input of shape {x.shape}")
         out = x - x.max(axis=self.dim, keepdims=True)

@@ -54,8 +54,9 @@ class Linear(Module):
             )
         if x.dtype != self.weight.data.dtype:
             x = x.astype(self.weight.data.dtype)
+        backend.check_device(x, backend.device_of(self.weight.data), f"input to {self.label}")
         self.x = x
-        y = x @ self.weight.data
+        y = backend.matmul(x, self.weight.data)
         if self.bias is not None:
             y += self.bias.data
         return y
@@ -65,10 +66,10 @@ class Linear(Module):
         self._check_grad_shape(grad_out, (x.shape[0], self.out_features))
         self.weight.accumulate_matmul(x.T, grad_out)  # dL/dW = x^T . dL/dy   (.grad += x.T @ grad_out)
         if self.bias is not None:
-            self.bias.grad += grad_out.sum(axis=0)  # dL/db = sum over the batch of dL/dy
+            self.bias.accumulate_column_sum(grad_out)  # dL/db = sum over the batch of dL/dy
         if not self.needs_input_grad:
             return None
-        return grad_out @ self.weight.data.T  # dL/dx = dL/dy . W^T
+        return backend.matmul(grad_out, self.weight.data.T)  # dL/dx = dL/dy . W^T
 
     def get_config(self):
         return {"in_features": self.in_features, "out_features": self.out_features,

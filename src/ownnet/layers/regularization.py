@@ -18,6 +18,8 @@ class Dropout(Module):
     Shape: any ``(batch, ...)`` -> the same shape.
     """
 
+    capturable = False  # its masks come from the host's generator (the same masks on CPU and GPU)
+
     def __init__(self, p=0.5):
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
@@ -31,8 +33,9 @@ class Dropout(Module):
         if not self.training or self.p == 0:
             self.mask = None
             return x
-        mask = backend.xp.asarray(init.rng().random(x.shape, dtype=x.dtype))
-        backend.xp.greater_equal(mask, self.p, out=mask)  # keep with probability 1 - p: now 0.0 or 1.0
+        xp = backend.xp_of(x)
+        mask = xp.asarray(init.rng().random(x.shape, dtype=x.dtype))  # the same masks on either device
+        xp.greater_equal(mask, self.p, out=mask)  # keep with probability 1 - p: now 0.0 or 1.0
         mask *= 1.0 / (1.0 - self.p)
         self.mask = mask
         return x * mask
@@ -121,8 +124,8 @@ class BatchNorm1d(Module):
             mean, var = self.running_mean, self.running_var
             x_hat = x - mean
         inv_std = var + self.eps
-        backend.xp.sqrt(inv_std, out=inv_std)
-        backend.xp.reciprocal(inv_std, out=inv_std)
+        backend.xp_of(inv_std).sqrt(inv_std, out=inv_std)
+        backend.xp_of(inv_std).reciprocal(inv_std, out=inv_std)
         x_hat *= inv_std
         self.x_hat, self.inv_std, self.used_batch_stats = x_hat, inv_std, use_batch_stats
         if not self.affine:
