@@ -56,7 +56,8 @@ def gather(array, index, out=None):
         # mode="clip" skips the bounds-check buffering that mode="raise" does with out=; indices are valid
         return np.take(array, index, axis=0, out=out, mode="clip")
     if backend.is_gpu_array(array):  # index: a GPU array too (DataLoader uploads each permutation once)
-        return backend.xp_of(array).take(array, index, axis=0, out=out)
+        taken = backend.xp_of(array).take(array, index, axis=0, out=out)
+        return taken if out is None else out  # the buffer itself: a captured graph reads from it
     return array[index]
 
 

@@ -24,6 +24,7 @@ import os
 
 import numpy as np
 
+from . import backend
 from .io import atomic_write
 from .module import Module
 
@@ -68,7 +69,7 @@ class _Graph:
 
     def constant(self, name, value):
         """An initializer holding ``value`` (an array or a number) in the graph's dtype."""
-        array = np.ascontiguousarray(np.asarray(value, dtype=self.dtype))
+        array = np.ascontiguousarray(np.asarray(backend.to_numpy(value), dtype=self.dtype))
         name = self._unique(name)
         self.initializers.append(self.onnx.numpy_helper.from_array(array, name=name))
         return name

@@ -184,7 +184,7 @@ def _sequential_to(module, torch, dtype, where):
 
 
 def _tensor(torch, array, dtype):
-    return torch.from_numpy(np.array(array, copy=True)).to(dtype)
+    return torch.from_numpy(np.array(backend.to_numpy(array), copy=True)).to(dtype)
 
 
 def _to_torch_table(nn):

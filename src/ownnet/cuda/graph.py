@@ -15,6 +15,9 @@ launched, on which memory. Hence the rules the training loop keeps:
 - numbers baked into the kernels (the learning rate) are the step's ``key``: a new key recaptures.
 """
 
+STATS = {"captures": 0, "replays": 0}
+"""Counts over the process (the benchmark and the tests read them to see the graph was used)."""
+
 _RELAXED = 2  # cudaStreamCaptureModeRelaxed: allows cudaMalloc (the private pool growing) during capture
 
 
@@ -45,6 +48,8 @@ class StepGraph:
                 return self.step()
             self._capture()
             self.key = key
+        else:
+            STATS["replays"] += 1
         self.graph.launch(self.stream)
         return self.outputs
 
@@ -64,3 +69,4 @@ class StepGraph:
             graph.upload(self.stream)
         self.graph = graph
         self.captures += 1
+        STATS["captures"] += 1
