@@ -149,6 +149,7 @@ def test_moving_a_model_and_its_optimizer_and_saving_across_devices(tmp_path):
     optimizer = on.SGD(model.parameters(), lr=0.1, momentum=0.9)
     model.to("cpu")
     model.zero_grad()
+    model(x)
     model.backward(np.ones((5, 3), np.float32))
     optimizer.step()  # follows the model to the CPU by itself
     assert all(isinstance(a, np.ndarray) for s in optimizer.state for a in s.values())

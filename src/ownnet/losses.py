@@ -19,6 +19,8 @@ gradients, with no float64 intermediate.
 
 import math
 
+import numpy as np
+
 from . import backend
 
 LOSSES = {}
@@ -424,7 +426,7 @@ class BCELoss(Loss):
         self._check_unit_interval(target, "targets")
         xp, dtype = backend.xp_of(probs), probs.dtype
         floor, one = dtype.type(self._LOG_FLOOR), dtype.type(1)
-        with xp.errstate(divide="ignore"):  # log(0) = -inf, then clamped
+        with np.errstate(divide="ignore"):  # log(0) = -inf, then clamped (CuPy never warns)
             log_p = xp.maximum(xp.log(probs), floor)
             log_1mp = xp.maximum(xp.log1p(-probs), floor)
         per_element = -(target * log_p + (one - target) * log_1mp)
