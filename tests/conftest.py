@@ -30,3 +30,21 @@ def mnist_dir():
     if not _has_mnist(folder):
         pytest.skip(f"the real MNIST files are not available (looked in {folder}; set OWNNET_DATA)")
     return folder
+
+
+if os.environ.get("OWNNET_BACKEND") == "cupy":
+    # The whole suite on the GPU: NumPy's assertions compare the values copied back to the host
+    # (a CuPy array refuses to become a NumPy array implicitly).
+    import numpy.testing
+
+    from ownnet import backend
+
+    def _on_host(assertion):
+        def compare(*args, **kwargs):
+            return assertion(*[backend.to_numpy(a) if backend.is_gpu_array(a) else a for a in args], **kwargs)
+
+        return compare
+
+    for _name in ("assert_allclose", "assert_array_equal", "assert_array_almost_equal", "assert_equal",
+                  "assert_array_less", "assert_almost_equal"):
+        setattr(numpy.testing, _name, _on_host(getattr(numpy.testing, _name)))

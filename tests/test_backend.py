@@ -52,7 +52,7 @@ def test_an_unknown_backend_in_the_environment_is_refused_at_import():
 
 
 def test_module_device_and_to_cpu():
-    model = on.Sequential(on.Linear(3, 4), on.ReLU(), on.Linear(4, 2))
+    model = on.Sequential(on.Linear(3, 4), on.ReLU(), on.Linear(4, 2)).to("cpu")
     assert model.device == "cpu"
     assert model.to("cpu") is model and model.dtype == np.float32
     assert model.to("float64").dtype == np.float64
@@ -60,7 +60,7 @@ def test_module_device_and_to_cpu():
 
 
 def test_cuda_graph_argument_is_checked():
-    model = on.Sequential(on.Linear(2, 2))
+    model = on.Sequential(on.Linear(2, 2)).to("cpu")
     args = (model, on.CrossEntropyLoss(), on.SGD(model.parameters(), lr=0.1), np.zeros((4, 2)), [0, 1, 0, 1])
     with pytest.raises(ValueError, match="model is on the CPU"):
         on.fit(*args, verbose=False, cuda_graph=True)
@@ -82,7 +82,7 @@ def test_a_deferred_loss_returns_the_array_and_the_same_value():
 
 
 def test_bias_gradient_is_written_or_added():
-    layer = on.Linear(3, 2)
+    layer = on.Linear(3, 2).to("cpu")
     g = np.arange(8, dtype=np.float32).reshape(4, 2)
     layer.bias.zero_grad()
     layer.bias.accumulate_column_sum(g)

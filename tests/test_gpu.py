@@ -39,7 +39,7 @@ def test_fused_activation_backward_kernels_match_numpy():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((64, 33)).astype(np.float32)
     g = rng.standard_normal((64, 33)).astype(np.float32)
-    for layer in (on.ReLU(), on.Tanh(), on.Sigmoid()):
+    for layer in (on.ReLU(), on.Tanh(), on.Sigmoid()):  # no parameters: they follow the input
         out_cpu = layer.forward(x)
         grad_cpu = layer.backward(g)
         out_gpu = layer.forward(cp.asarray(x))
@@ -82,8 +82,8 @@ def test_count_correct_is_the_accuracy():
 ])
 def test_optimizers_follow_the_cpu_trajectory(make):
     rng = np.random.default_rng(4)
-    cpu = on.Linear(6, 4, dtype="float64")
-    gpu = on.Linear(6, 4, dtype="float64")
+    cpu = on.Linear(6, 4, dtype="float64").to("cpu")
+    gpu = on.Linear(6, 4, dtype="float64").to("cpu")
     gpu.load_state_dict(cpu.state_dict())
     gpu.to("gpu")
     opt_cpu, opt_gpu = make(cpu.parameters()), make(gpu.parameters())
@@ -134,7 +134,7 @@ def test_every_loss_passes_gradcheck_on_the_gpu_in_float64(loss, target):
 
 
 def test_moving_a_model_and_its_optimizer_and_saving_across_devices(tmp_path):
-    model = on.mlp([8, 16, 3])
+    model = on.mlp([8, 16, 3]).to("cpu")
     x = np.random.default_rng(7).standard_normal((5, 8)).astype(np.float32)
     expected = model(x)
     model.to("gpu")
@@ -159,7 +159,7 @@ def test_mixing_numpy_into_a_gpu_forward_is_a_clear_error():
     layer = on.Linear(4, 2).to("gpu")
     with pytest.raises(TypeError, match="lives on the GPU"):
         layer.forward(np.zeros((3, 4), np.float32))
-    cpu_layer = on.Linear(4, 2)
+    cpu_layer = on.Linear(4, 2).to("cpu")
     with pytest.raises(TypeError, match="lives on the CPU"):
         cpu_layer(cp.zeros((3, 4), cp.float32))
 

@@ -373,7 +373,7 @@ class Standardizer:
     def fit(self, x):
         """Compute ``mean_`` and ``scale_`` (the population standard deviation) of ``x``."""
         x = self._check_input(x)
-        xp, n = backend.xp, len(x)
+        xp, n = backend.xp_of(x), len(x)
         total = xp.zeros(x.shape[1:], dtype=np.float64)
         for start in range(0, n, self._CHUNK):
             chunk = x[start:start + self._CHUNK]

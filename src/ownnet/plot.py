@@ -14,6 +14,8 @@ a Jupyter notebook still shows a returned Figure.
 
 import numpy as np
 
+from . import backend
+
 
 def _pyplot():
     """pyplot on the Agg backend (for code that wants pyplot itself, e.g. ``ownnet lab``)."""
@@ -291,7 +293,7 @@ def first_layer_weights(model, shape=(28, 28), max_images=64, columns=16, path=N
     """
     from .module import Module
 
-    weight = np.asarray(_first_weight(model) if isinstance(model, Module) else model)
+    weight = backend.to_numpy(_first_weight(model) if isinstance(model, Module) else model)
     if weight.ndim != 2 or weight.shape[0] != shape[0] * shape[1]:
         raise ValueError(f"model: expected a first-layer weight of shape ({shape[0] * shape[1]}, units) for "
                          f"images of shape {tuple(shape)}, got {weight.shape}")

@@ -150,7 +150,7 @@ def from_torch(torch_module):
     finally:
         init.rng().bit_generator.state = rng_state
     for target, values in copies:
-        target[...] = values
+        target[...] = backend.to_device(values, backend.device_of(target))
     return model
 
 

@@ -105,6 +105,8 @@ class BatchNorm1d(Module):
                 f"{self.label}: expected input of shape (batch, {self.num_features}), "
                 f"got {tuple(x.shape)}{hint}"
             )
+        if self.affine or self.track_running_stats:
+            backend.check_device(x, self.device, f"input to {self.label}")
         if (self.affine or self.track_running_stats) and x.dtype != self.dtype:
             x = x.astype(self.dtype)
         use_batch_stats = self.training or not self.track_running_stats

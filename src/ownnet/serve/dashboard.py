@@ -65,7 +65,8 @@ class DashboardCallback(Callback):
     def on_train_begin(self, run):
         super().on_train_begin(run)
         if self.probe_x is not None:
-            self.probe_x = backend.as_float_array(self.probe_x, name="probe_data x", dtype=run.model.dtype)
+            self.probe_x = backend.as_float_array(self.probe_x, name="probe_data x", dtype=run.model.dtype,
+                                                  device=run.model.device)
         self._hand_over_model()
         self.monitor.begin()
         self._probe()

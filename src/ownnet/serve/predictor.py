@@ -93,7 +93,7 @@ class Predictor:
                                             "values": [round(float(v), 4) for v in x[0]]})
             else:
                 x = model.forward(x)
-        probabilities = _softmax(np.asarray(x))[0]
+        probabilities = _softmax(backend.to_numpy(x))[0]
         return {"prediction": int(probabilities.argmax()),
                 "probabilities": [float(p) for p in probabilities],
                 "activations": activations}
