@@ -9,6 +9,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
+import ownnet as on
 from ownnet.module import Parameter
 from ownnet.optim import SGD, Adam, AdamW, RMSProp, RMSprop, clip_grad_norm
 
@@ -488,3 +489,47 @@ def test_clip_grad_norm_errors():
         clip_grad_norm([p], 1.0, error_if_nonfinite=True)
     assert math.isnan(clip_grad_norm([p], 1.0, norm_type="inf"))
     assert clip_grad_norm([], 1.0) == 0.0
+
+
+# --- FlatParameters: the flat arrays the GPU step updates in one kernel (mechanics checked here) ------
+
+
+def test_flat_parameters_are_views_that_keep_values_and_state():
+    from ownnet.optim import FlatParameters
+
+    model = on.Sequential(on.Linear(3, 4), on.ReLU(), on.Linear(4, 2)).to("cpu")
+    params = model.parameters()
+    before = [p.data.copy() for p in params]
+    states = [{"momentum_buffer": np.full(p.shape, float(i), np.float32)} for i, p in enumerate(params)]
+    for p in params:
+        p.zero_grad()  # lazily zeroed: the flat gradient must hold zeros
+    flat = FlatParameters(params, states)
+    assert flat.data.shape == (sum(p.size for p in params),) and flat.intact(states)
+    for p, old in zip(params, before):
+        np.testing.assert_array_equal(p.data, old)
+        assert np.shares_memory(p.data, flat.data) and np.shares_memory(p.grad, flat.grad)
+    assert not flat.grad.any()
+    flat.data += 1  # one update of the flat array is an update of every parameter
+    np.testing.assert_array_equal(params[2].data, before[2] + 1)
+    np.testing.assert_array_equal(flat.state["momentum_buffer"][-2:], [3.0, 3.0])  # the last bias's state
+    flat.publish("extra", np.arange(flat.size, dtype=np.float32))
+    assert states[1]["extra"][0] == params[0].size
+
+
+@pytest.mark.parametrize("break_it", ["new grad", "model to float64", "state replaced", "other list"])
+def test_flat_parameters_notice_a_broken_view(break_it):
+    from ownnet.optim import FlatParameters
+
+    model = on.Sequential(on.Linear(3, 4), on.Linear(4, 2)).to("cpu")
+    params = model.parameters()
+    states = [{"momentum_buffer": np.zeros(p.shape, np.float32)} for p in params]
+    flat = FlatParameters(params, states)
+    if break_it == "new grad":
+        params[1].grad = np.ones(params[1].shape, np.float32)
+    elif break_it == "model to float64":
+        model.to("float64")
+    elif break_it == "state replaced":
+        states[3]["momentum_buffer"] = np.zeros(params[3].shape, np.float32)
+    else:
+        states = [dict(state) for state in states]
+    assert not flat.intact(states)

@@ -92,6 +92,11 @@ def device_of(x):
     return "gpu" if is_gpu_array(x) else "cpu"
 
 
+def address(x):
+    """The address of ``x``'s first element (NumPy or CuPy): two views alias if they match."""
+    return x.data.ptr if is_gpu_array(x) else x.__array_interface__["data"][0]
+
+
 def to_device(x, device):
     """``x`` on ``device`` (``"cpu"``: a NumPy array, ``"gpu"``: a CuPy array); no copy if it is there."""
     if resolve_device(device) == "cpu":

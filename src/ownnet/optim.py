@@ -90,6 +90,72 @@ def _buffer(state, name, like):
     return array
 
 
+# --- one flat array for all parameters -------------------------------------------------------------
+
+
+class FlatParameters:
+    """The data, the gradients and the optimizer state of several parameters, each as views of one
+    flat array, so that one GPU kernel updates every parameter (one launch instead of one each).
+
+    Building it copies the current values in and points every ``parameter.data``, ``parameter.grad``
+    and state array at its view. ``intact(states)`` says whether every view is still in place: a model
+    moved to another device or dtype, a new grad array, or loaded optimizer state breaks it, and the
+    optimizer then builds a new one. ``publish(name, flat)`` adds a state array (made at step 1).
+    """
+
+    def __init__(self, params, states):
+        first = params[0].data
+        xp, dtype = backend.xp_of(first), first.dtype
+        self.params, self.states, self.spans = params, states, []
+        offset = 0
+        for p in params:
+            self.spans.append((offset, p.size, p.shape))
+            offset += p.size
+        self.size = offset
+        self.data = self._gather(xp, dtype, [p.data for p in params])
+        self.grad = self._gather(xp, dtype, [p.grad for p in params])  # .grad: lazily zeroed ones too
+        for p, data, grad in zip(params, self._views(self.data), self._views(self.grad)):
+            p.data, p.grad = data, grad
+        self.state = {}
+        for name in set.intersection(*(set(state) for state in states)):
+            self.publish(name, self._gather(xp, dtype, [state[name] for state in states]))
+
+    @staticmethod
+    def possible(params):
+        """One dtype and one device for all: a flat array can hold them."""
+        first = params[0].data
+        return all(p.data.dtype == first.dtype and backend.device_of(p.data) == backend.device_of(first)
+                   for p in params)
+
+    def _gather(self, xp, dtype, arrays):
+        flat = xp.empty(self.size, dtype=dtype)
+        for (offset, size, _), array in zip(self.spans, arrays):
+            flat[offset:offset + size] = array.ravel()
+        return flat
+
+    def _views(self, flat):
+        return [flat[offset:offset + size].reshape(shape) for offset, size, shape in self.spans]
+
+    def publish(self, name, flat):
+        self.state[name] = flat
+        for state, view in zip(self.states, self._views(flat)):
+            state[name] = view
+
+    def intact(self, states):
+        if states is not self.states:
+            return False
+        item, data, grad = self.data.itemsize, backend.address(self.data), backend.address(self.grad)
+        flats = {name: backend.address(flat) for name, flat in self.state.items()}
+        for p, state, (offset, _, shape) in zip(self.params, states, self.spans):
+            at = offset * item
+            if (p.data.shape != shape or backend.address(p.data) != data + at
+                    or backend.address(p._grad) != grad + at or state.keys() != flats.keys()):
+                return False
+            if any(backend.address(state[name]) != flats[name] + at for name in flats):
+                return False
+        return True
+
+
 # --- the base class ----------------------------------------------------------------------------
 
 
@@ -118,6 +184,7 @@ class Optimizer:
         self._scratch = None
         self._decayed_grads = None
         self._device = backend.device_of(self.params[0].data)
+        self._flat = None  # FlatParameters, on the GPU
 
     # --- subclass interface -------------------------------------------------------------------
     def _check_hyperparameters(self, **hyperparameters):
@@ -129,10 +196,31 @@ class Optimizer:
     def _update(self, data, grad, state, scratch):
         raise NotImplementedError
 
-    def _fused_update(self, p, state):
-        """Update one GPU parameter in a single kernel; False where the subclass has none for its
-        options (then ``_update`` runs, with CuPy instead of NumPy)."""
+    def _fusable(self):
+        """Whether ``_fused_update`` has a kernel for these options (else ``_update`` runs per
+        parameter on the GPU too, with CuPy instead of NumPy)."""
         return False
+
+    def _fused_update(self, data, grad, state, publish):
+        """Update GPU ``data`` (all parameters, flat) in a single kernel. A state array made here is
+        handed to ``publish(name, array)``."""
+        raise NotImplementedError
+
+    def _fused_step(self):
+        """The GPU step: one kernel over the flat arrays of all parameters (see ``FlatParameters``)."""
+        if not self._fusable():
+            return False
+        if self._flat is None or not self._flat.intact(self.state):
+            possible = FlatParameters.possible(self.params)
+            self._flat = FlatParameters(self.params, self.state) if possible else None
+        if self._flat is None:
+            return False
+        for p in self.params:
+            if p._zero_pending:  # zeroed lazily and never written by a backward: zero it now
+                p.grad.fill(0)
+        flat = self._flat
+        self._fused_update(flat.data, flat.grad, flat.state, flat.publish)
+        return True
 
     # --- hyperparameters ----------------------------------------------------------------------
     @property
@@ -159,7 +247,7 @@ class Optimizer:
         if device != self._device:
             self.to(device)
         self.step_count += 1
-        if device == "gpu" and all(self._fused_update(p, state) for p, state in zip(self.params, self.state)):
+        if device == "gpu" and self._fused_step():
             return
         if self._scratch is None:
             self._scratch = [backend.xp_of(p.data).empty_like(p.data) for p in self.params]
@@ -172,7 +260,7 @@ class Optimizer:
         device = backend.resolve_device(device)
         self.state = [{name: backend.to_device(array, device) for name, array in state.items()}
                       for state in self.state]
-        self._scratch = self._decayed_grads = None
+        self._scratch = self._decayed_grads = self._flat = None
         self._device = device
         return self
 
@@ -335,7 +423,10 @@ class SGD(Optimizer):
     def _buffer_names(self, hyperparameters):
         return ["momentum_buffer"] if hyperparameters["momentum"] else []
 
-    def _fused_update(self, p, state):
+    def _fusable(self):
+        return True
+
+    def _fused_update(self, data, grad, state, publish):
         from .cuda.kernels import sgd_update
 
         buffer, first = None, False
@@ -343,10 +434,10 @@ class SGD(Optimizer):
             buffer = state.get("momentum_buffer")
             first = buffer is None
             if first:
-                buffer = state["momentum_buffer"] = backend.xp_of(p.data).empty_like(p.data)
-        sgd_update(p.data, p.grad, buffer, self.lr, self.weight_decay, self.momentum, self.dampening,
+                buffer = backend.xp_of(data).empty_like(data)
+                publish("momentum_buffer", buffer)
+        sgd_update(data, grad, buffer, self.lr, self.weight_decay, self.momentum, self.dampening,
                    self.nesterov, first)
-        return True
 
     def _update(self, data, grad, state, scratch):
         xp = backend.xp_of(data)
@@ -400,15 +491,17 @@ class Adam(Optimizer):
     def _buffer_names(self, hyperparameters):
         return ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if hyperparameters["amsgrad"] else [])
 
-    def _fused_update(self, p, state):
-        if self.amsgrad:
-            return False
+    def _fusable(self):
+        return not self.amsgrad
+
+    def _fused_update(self, data, grad, state, publish):
         from .cuda.kernels import adam_update
 
-        m, v = _buffer(state, "exp_avg", p.data), _buffer(state, "exp_avg_sq", p.data)
-        adam_update(p.data, p.grad, m, v, self.betas, self.eps, self.lr, self.step_count, self.weight_decay,
-                    decoupled=not self._coupled_weight_decay)
-        return True
+        for name in ("exp_avg", "exp_avg_sq"):
+            if name not in state:
+                publish(name, backend.xp_of(data).zeros_like(data))
+        adam_update(data, grad, state["exp_avg"], state["exp_avg_sq"], self.betas, self.eps, self.lr,
+                    self.step_count, self.weight_decay, decoupled=not self._coupled_weight_decay)
 
     def _update(self, data, grad, state, scratch):
         xp = backend.xp_of(data)
