@@ -91,3 +91,12 @@ def test_predict_on_generated_image(tmp_path, capsys):
 def test_python_dash_m_help():
     done = subprocess.run([sys.executable, "-m", "ownnet", "train", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "--hidden" in done.stdout
+
+
+def test_train_on_a_gpu_that_is_not_there_is_a_one_line_error(capsys):
+    from ownnet import backend
+
+    if backend.gpu_available():
+        pytest.skip("this machine has a GPU (tests/test_gpu.py trains there)")
+    assert main(["train", "--device", "gpu", "--limit", "500", "--epochs", "1"]) == 2
+    assert "CuPy" in capsys.readouterr().err

@@ -227,3 +227,21 @@ def test_mnist_subset_reaches_the_cpu_accuracy(mnist_dir):
                x_train[:20000], y_train[:20000], epochs=2, batch_size=128, seed=0, verbose=False)
         results[device] = on.evaluate(model, None, x_test, y_test)["accuracy"]
     assert abs(results["gpu"] - results["cpu"]) < 0.005, results
+
+
+def test_random_shift_moves_gpu_images_as_cpu_ones():
+    x = np.random.default_rng(8).random((16, 784)).astype(np.float32)
+    close(on.RandomShift(2, seed=3)(cp.asarray(x)), on.RandomShift(2, seed=3)(x), rtol=0, atol=0)
+
+
+def test_ownnet_train_on_the_gpu_matches_the_cpu(mnist_dir, tmp_path, capsys):
+    from ownnet.cli import main
+
+    accuracies = {}
+    for device in ("cpu", "gpu"):
+        args = ["train", "--device", device, "--limit", "5000", "--epochs", "2", "--quiet",
+                "--out", str(tmp_path / device)]
+        assert main(args) == 0
+        accuracies[device] = float(capsys.readouterr().out.strip().splitlines()[-1].split("=")[1])
+    assert abs(accuracies["gpu"] - accuracies["cpu"]) < 0.005, accuracies
+    assert on.load(tmp_path / "gpu" / "model.safetensors", device="cpu").device == "cpu"

@@ -103,6 +103,8 @@ def build_parser():
     train.add_argument("--schedule", choices=recipes.SCHEDULES)
     train.add_argument("--seed", type=_seed)
     train.add_argument("--dtype", choices=("float32", "float64"))
+    train.add_argument("--device", choices=("cpu", "gpu"),
+                       help="where to train (gpu: CuPy and an NVIDIA GPU, pip install 'ownnet[gpu]')")
     train.add_argument("--limit", type=_positive_int, help="train on the first N samples only")
     train.add_argument("--out", help="folder for metrics.json, model.safetensors, curves.png, checkpoint")
     train.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
@@ -155,7 +157,7 @@ def _cmd_train(args):
                  "dropout": args.dropout, "optimizer": args.optimizer, "lr": args.lr,
                  "momentum": args.momentum, "weight_decay": args.weight_decay,
                  "batch_size": args.batch_size, "epochs": args.epochs, "schedule": args.schedule,
-                 "seed": args.seed, "dtype": args.dtype, "limit": args.limit}
+                 "seed": args.seed, "dtype": args.dtype, "device": args.device, "limit": args.limit}
     config = recipes.config_for(args.recipe, **overrides)
     if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UsageError(f"ownnet train: --out {args.out} is a file; expected a folder "

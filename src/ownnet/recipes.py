@@ -26,6 +26,7 @@ DEFAULT = {
     "schedule": "cosine",
     "seed": 0,
     "dtype": "float32",
+    "device": "cpu",
     "augment": 0,
     "limit": None,
     "validation": "test",
@@ -110,6 +111,7 @@ def build_run(config, n_features, n_classes):
     manual_seed(config["seed"])
     model = mlp([n_features, *config["hidden"], n_classes], activation=config["activation"],
                 dropout=config["dropout"], batch_norm=config["batch_norm"], dtype=config["dtype"])
+    model.to(config.get("device", "cpu"))  # drawn on the host: the same initial weights on either device
     optimizer = make_optimizer(config["optimizer"], model.parameters(), config["lr"],
                                config["momentum"], config["weight_decay"])
     return model, CrossEntropyLoss(), optimizer, make_schedule(config["schedule"], optimizer,
