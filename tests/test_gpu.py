@@ -245,3 +245,14 @@ def test_ownnet_train_on_the_gpu_matches_the_cpu(mnist_dir, tmp_path, capsys):
         accuracies[device] = float(capsys.readouterr().out.strip().splitlines()[-1].split("=")[1])
     assert abs(accuracies["gpu"] - accuracies["cpu"]) < 0.005, accuracies
     assert on.load(tmp_path / "gpu" / "model.safetensors", device="cpu").device == "cpu"
+
+
+def test_fit_on_the_gpu_checks_float_labels_once_and_trains_on_them():
+    x, y = small_problem()
+    model = on.mlp([2, 16, 2]).to("gpu")
+    with pytest.raises(ValueError, match="class labels must be integers, got 0.5"):
+        on.fit(model, on.CrossEntropyLoss(), on.SGD(model.parameters(), lr=0.1), x, np.full(len(x), 0.5),
+               epochs=1, verbose=False)
+    history = on.fit(model, on.CrossEntropyLoss(), on.SGD(model.parameters(), lr=0.1), x,
+                     y.astype(np.float32), epochs=2, verbose=False)
+    assert len(history) == 2

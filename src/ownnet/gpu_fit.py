@@ -43,6 +43,8 @@ class GpuTraining:
         model.eval()
         try:
             width = model.forward(x[:1]).shape
+        except ValueError:  # a shape error: the first training batch reports it with the batch's shape
+            return False
         finally:
             model.train(was_training)
         return len(width) == 2 and width[1] >= 2

@@ -355,6 +355,8 @@ class CrossEntropyLoss(Loss):
                     f"{self.name}: class labels must be integers, got {target[index].item()} "
                     f"at index {index} (for probability targets pass a (batch, {classes}) array)"
                 )
+        elif target.dtype.kind == "f":
+            pass  # deferred: fit checked and converted them before the first step
         elif target.dtype.kind not in "iu":
             raise TypeError(f"{self.name}: class labels must be integers, got dtype {target.dtype}")
         if self.deferred:  # checked by fit before the first step; checking here would wait for the GPU

@@ -56,7 +56,8 @@ class Predictor:
         with self.lock:
             model.eval()
             try:
-                out = model.forward(backend.xp.zeros((1, N_PIXELS), dtype=model.dtype))
+                probe = np.zeros((1, N_PIXELS), dtype=model.dtype)
+                out = model.forward(backend.to_device(probe, model.device))
             except ValueError as error:
                 raise ValueError(f"model: the page sends 28x28 = {N_PIXELS} pixels, and this model does not "
                                  f"take them ({error})") from None
@@ -82,7 +83,7 @@ class Predictor:
         with self.lock:
             model = self.model
             x = backend.as_float_array(np.asarray(pixels).reshape(1, N_PIXELS), name="pixels",
-                                       dtype=model.dtype)
+                                       dtype=model.dtype, device=model.device)
             activations = []
             if isinstance(model, Sequential):
                 children = model.children()
@@ -102,6 +103,7 @@ class Predictor:
         """``(n, 784)`` -> ``(labels (n,), confidences (n,))``, in one batch."""
         with self.lock:
             model = self.model
-            logits = model.forward(backend.as_float_array(images, name="images", dtype=model.dtype))
-        probabilities = _softmax(np.asarray(logits))
+            logits = model.forward(backend.as_float_array(images, name="images", dtype=model.dtype,
+                                                      device=model.device))
+        probabilities = _softmax(backend.to_numpy(logits))
         return probabilities.argmax(axis=1), probabilities.max(axis=1)
