@@ -7,8 +7,15 @@ device and read once per epoch, so the host runs ahead and queues the next steps
 then detected at the end of the epoch rather than at the step).
 """
 
+import weakref
+
 DEVICE_METRICS = ("accuracy", "zero_one_loss")
 """Metrics counted on the device for class labels (others are computed on the host, each step)."""
+
+
+_GRAPH_POOLS = weakref.WeakKeyDictionary()
+"""model -> the memory pools of its captured steps. What the layers keep from the last step (their
+saved inputs and outputs) lives in such a pool, so the pool must live as long as the model."""
 
 
 class GpuTraining:
@@ -33,6 +40,7 @@ class GpuTraining:
         if cuda_graph is not False and reason is None:
             self.x_buffer, self.y_buffer = loader._batch_buffers()
             self.graph = StepGraph(lambda: self.step(self.x_buffer, self.y_buffer), self.stream)
+            _GRAPH_POOLS.setdefault(run.model, []).append(self.graph.pools)
 
     @staticmethod
     def _labels_and_scores(model, x, y):
