@@ -178,10 +178,6 @@ def zeros(shape, dtype=None):
     return xp.zeros(shape, dtype=resolve_dtype(dtype))
 
 
-def asarray(values, dtype=None):
-    """``values`` (NumPy data) as a new array of the current backend, in ``dtype``."""
-    return xp.asarray(values, dtype=resolve_dtype(dtype))
-
 
 _FINITE_CHUNK = 1 << 20
 """Elements checked at a time by ``all_finite``: a 1 MB temporary, whatever the size of the data."""

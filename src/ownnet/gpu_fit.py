@@ -28,7 +28,7 @@ class GpuTraining:
         from .cuda.graph import StepGraph
 
         self.run, self.loader, self.metric_fns = run, loader, metric_fns
-        self.augment, self.clip_norm = augment, clip_norm
+        self.augment, self.clip_norm, self.step_schedule = augment, clip_norm, step_schedule
         self.stream = cupy.cuda.Stream(non_blocking=True)
         self.totals = cupy.zeros(1 + len(metric_fns), dtype=cupy.float64)
         self.count_on_device = self._labels_and_scores(run.model, x, y) and all(
@@ -128,7 +128,7 @@ class GpuTraining:
                         optimizer.step_count += 1
                 else:
                     value = self.step(x_batch, y_batch)
-                if run.schedule is not None and getattr(run.schedule, "interval", "epoch") == "step":
+                if self.step_schedule:
                     run.schedule.step()
                 seen += n
                 run.step = step

@@ -209,13 +209,13 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=N
     batch_size = _check_positive_int("batch_size", batch_size)
     callbacks = _check_training_arguments(model, loss, optimizer, callbacks, augment, checkpoint_dir)
     x, y = _as_inputs(model, x, y)
+    on_gpu = model.device == "gpu"
     float_labels = type(loss).__name__ == "CrossEntropyLoss" and y.ndim == 1 and y.dtype.kind == "f"
-    if model.device == "gpu" and float_labels:  # integral float labels, checked once: the steps will not
+    if on_gpu and float_labels:  # integral float labels, checked once: the steps will not
         y = loss._labels(y, int(y.max()) + 1)
     _check_class_labels(model, loss, x, y)
     x, y, validation = _split_validation(x, y, validation_data, validation_split, model)
     metric_fns = _resolve_metrics(metrics, loss)
-    on_gpu = model.device == "gpu"
     if cuda_graph not in (None, True, False):
         raise TypeError(f"cuda_graph: expected None, True or False, got {cuda_graph!r}")
     if cuda_graph is True and not on_gpu:
