@@ -62,7 +62,8 @@ def get_backend():
 
 def is_gpu_array(x):
     """Whether ``x`` is a CuPy array (checked by type, without importing CuPy)."""
-    return type(x).__module__.startswith("cupy")
+    kind = type(x)
+    return kind is not np.ndarray and kind.__module__.startswith("cupy")  # NumPy first: the hot path
 
 
 def xp_of(*arrays):
