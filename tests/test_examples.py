@@ -19,6 +19,7 @@ FIGURES = {
     "05_mnist": ["curves.png", "confusion.png", "first_layer.png", "max_abs_weight.png", "mistakes.png"],
     "06_residual_concat": ["curves.png", "boundaries.png"],
     "07_sklearn_estimators": ["fit.png", "comparison.json"],
+    "08_gpu": ["curves.png", "comparison.json"],
 }
 
 
@@ -82,3 +83,15 @@ def test_07_sklearn_estimators(tmp_path):
     assert ours["r2"] > 0.2 and theirs["r2"] > 0.2
     assert ours["fit_time"] > 0 and theirs["fit_time"] > 0
     assert result["grid_best"]["hidden_layer_sizes"] in ([16], [64, 64])
+
+
+def test_08_gpu_trains_the_same_model_on_every_device_there_is(tmp_path, capsys, mnist_dir):
+    from ownnet import backend
+
+    results = run_quick("08_gpu", tmp_path)
+    expected = ["CPU"] + (["GPU, step by step", "GPU, captured step"] if backend.gpu_available() else [])
+    assert list(results) == expected
+    accuracies = [result["test_accuracy"] for result in results.values()]
+    assert min(accuracies) > 0.8 and max(accuracies) - min(accuracies) < 0.01
+    if len(expected) == 1:
+        assert "no GPU here" in capsys.readouterr().out
