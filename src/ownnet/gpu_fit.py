@@ -99,12 +99,12 @@ class GpuTraining:
         return value
 
     def _accumulate(self, value, out, y, n):
+        from .cuda.kernels import count_correct
+
         totals = self.totals
         totals[0:1] += value * n
         for k, (name, fn) in enumerate(self.metric_fns, 1):
             if self.count_on_device:
-                from .cuda.kernels import count_correct
-
                 hits = count_correct(out, y)
                 totals[k:k + 1] += hits if name == "accuracy" else n - hits
             else:

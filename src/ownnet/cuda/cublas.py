@@ -138,13 +138,14 @@ def gemm(a, b, out=None, accumulate=False):
     ``out`` with ``accumulate=True``. Other shapes and dtypes fall back to ``cupy.matmul``."""
     import cupy
 
+    backend.check_device(a, "gpu", "matmul: a")
+    backend.check_device(b, "gpu", "matmul: b")
     if (a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype or a.dtype.name not in ("float32", "float64")
             or a.shape[1] != b.shape[0] or min(a.shape[0], b.shape[1], a.shape[1]) == 0):
         if accumulate:
             out += cupy.matmul(a, b)
             return out
         return cupy.matmul(a, b, out=out)
-    backend.check_device(b, "gpu", "matmul")
     if operand_layout(a) is None:
         a = cupy.ascontiguousarray(a)
     if operand_layout(b) is None:
