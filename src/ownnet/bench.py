@@ -341,8 +341,20 @@ def _ratio(results, a, b):
     return None
 
 
+def optimizer_kernels():
+    """How ownnet's optimizer updates ran: Numba's compiled kernels (``ownnet[fast]``) or NumPy."""
+    from . import cpu_kernels
+
+    if cpu_kernels.available():
+        import numba
+
+        return f"Numba {numba.__version__} (ownnet[fast])"
+    return "NumPy (no Numba: pip install 'ownnet[fast]' for one-pass updates)"
+
+
 def markdown(report):
-    lines = [f"Machine: {report['machine']}; date {report['date']}; BLAS threads {report['threads']}.", ""]
+    lines = [f"Machine: {report['machine']}; date {report['date']}; BLAS threads {report['threads']}; "
+             f"ownnet's optimizer updates: {report.get('optimizer_kernels', 'NumPy')}.", ""]
     for run in report["runs"]:
         peak = run["sgemm_peak_gflops"]
         kernels = ", ".join(sorted({str(pool.get("architecture")) for pools in run["blas"].values()
@@ -397,7 +409,8 @@ def main(argv=None):
     label = ", ".join(f"{v}={os.environ[v]}" for v in blas_vars) or "no OPENBLAS_* overrides"
     environments[0] = (label, environments[0][1])
     report = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
-              "date": time.strftime("%Y-%m-%d"), "threads": threads, "runs": []}
+              "date": time.strftime("%Y-%m-%d"), "threads": threads, "runs": [],
+              "optimizer_kernels": optimizer_kernels()}
     for name, env in environments:
         peak = measure_peak(threads, env)
         for net in args.nets.split(","):

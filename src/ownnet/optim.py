@@ -93,6 +93,18 @@ def _buffer(state, name, like):
 # --- one flat array for all parameters -------------------------------------------------------------
 
 
+def _kernels_for(array):
+    """The fused update kernels for ``array``'s device: CUDA (CuPy) or compiled CPU (Numba)."""
+    if backend.is_gpu_array(array):
+        from .cuda import kernels
+
+        return kernels
+    from . import cpu_kernels
+
+    return cpu_kernels
+
+
+
 class FlatParameters:
     """The data, the gradients and the optimizer state of several parameters, each as views of one
     flat array, so that one GPU kernel updates every parameter (one launch instead of one each).
@@ -197,14 +209,28 @@ class Optimizer:
         raise NotImplementedError
 
     def _fusable(self):
-        """Whether ``_fused_update`` has a kernel for these options (else ``_update`` runs per
-        parameter on the GPU too, with CuPy instead of NumPy)."""
+        """Whether ``_fused_update`` has a kernel for these options (else ``_update`` runs, with
+        NumPy or CuPy)."""
         return False
 
     def _fused_update(self, data, grad, state, publish):
         """Update GPU ``data`` (all parameters, flat) in a single kernel. A state array made here is
         handed to ``publish(name, array)``."""
         raise NotImplementedError
+
+    def _compiled_cpu_step(self):
+        """The CPU step through the optional Numba kernels (``ownnet.cpu_kernels``), parameter by
+        parameter: bitwise the NumPy update, in one pass over memory instead of four or more."""
+        from . import cpu_kernels
+
+        if not (self._fusable() and cpu_kernels.available()):
+            return False
+        arrays = [a for p, state in zip(self.params, self.state) for a in (p.data, p.grad, *state.values())]
+        if not all(a.flags.c_contiguous for a in arrays):
+            return False
+        for p, state in zip(self.params, self.state):
+            self._fused_update(p.data, p.grad, state, state.__setitem__)
+        return True
 
     def _fused_step(self):
         """The GPU step: one kernel over the flat arrays of all parameters (see ``FlatParameters``)."""
@@ -248,6 +274,8 @@ class Optimizer:
             self.to(device)
         self.step_count += 1
         if device == "gpu" and self._fused_step():
+            return
+        if device == "cpu" and self._compiled_cpu_step():
             return
         if self._scratch is None:
             self._scratch = [backend.xp_of(p.data).empty_like(p.data) for p in self.params]
@@ -427,8 +455,7 @@ class SGD(Optimizer):
         return True
 
     def _fused_update(self, data, grad, state, publish):
-        from .cuda.kernels import sgd_update
-
+        sgd_update = _kernels_for(data).sgd_update
         buffer, first = None, False
         if self.momentum:
             buffer = state.get("momentum_buffer")
@@ -495,8 +522,7 @@ class Adam(Optimizer):
         return not self.amsgrad
 
     def _fused_update(self, data, grad, state, publish):
-        from .cuda.kernels import adam_update
-
+        adam_update = _kernels_for(data).adam_update
         for name in ("exp_avg", "exp_avg_sq"):
             if name not in state:
                 publish(name, backend.xp_of(data).zeros_like(data))

@@ -1,0 +1,65 @@
+"""The optional Numba kernels (``ownnet.cpu_kernels``) give bitwise the NumPy update, for every
+option they cover, in float32 and float64 (skipped, with the reason, where Numba is not installed)."""
+
+import numpy as np
+import pytest
+
+import ownnet as on
+from ownnet import cpu_kernels
+
+OPTIMIZERS = [
+    lambda p: on.SGD(p, lr=0.1),
+    lambda p: on.SGD(p, lr=0.1, weight_decay=1e-2),
+    lambda p: on.SGD(p, lr=0.1, momentum=0.9),
+    lambda p: on.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    lambda p: on.SGD(p, lr=0.07, momentum=0.5, dampening=0.3),
+    lambda p: on.Adam(p, lr=1e-2),
+    lambda p: on.Adam(p, lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=1e-3),
+    lambda p: on.AdamW(p, lr=1e-2, weight_decay=0.1),
+]
+
+
+def trajectory(make, dtype, compiled, steps=25):
+    cpu_kernels.set_enabled(compiled)
+    try:
+        rng = np.random.default_rng(0)
+        on.manual_seed(0)
+        model = on.Sequential(on.Linear(7, 5, dtype=dtype), on.Linear(5, 3, dtype=dtype)).to("cpu")
+        optimizer = make(model.parameters())
+        for step in range(steps):
+            for p in model.parameters():
+                p.grad = rng.standard_normal(p.shape).astype(dtype)
+            if step == 10:
+                optimizer.lr *= 0.5  # a schedule's change is read at the next step
+            optimizer.step()
+        return [p.data.copy() for p in model.parameters()], optimizer.state_dict()
+    finally:
+        cpu_kernels.set_enabled(True)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("make", OPTIMIZERS)
+def test_compiled_update_is_bitwise_the_numpy_update(make, dtype):
+    pytest.importorskip("numba")
+    numpy_params, numpy_state = trajectory(make, dtype, compiled=False)
+    compiled_params, compiled_state = trajectory(make, dtype, compiled=True)
+    assert cpu_kernels.available()
+    for a, b in zip(numpy_params, compiled_params):
+        np.testing.assert_array_equal(a, b)
+    assert numpy_state["state"].keys() == compiled_state["state"].keys()
+    for key, array in numpy_state["state"].items():
+        np.testing.assert_array_equal(array, compiled_state["state"][key], err_msg=key)
+
+
+def test_switched_off_the_numpy_code_runs(monkeypatch):
+    cpu_kernels.set_enabled(False)
+    try:
+        assert not cpu_kernels.available()
+        model = on.Linear(3, 2).to("cpu")
+        optimizer = on.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        model.weight.grad = np.ones((3, 2), np.float32)
+        model.bias.grad = np.ones(2, np.float32)
+        optimizer.step()
+        assert optimizer._scratch is not None  # the NumPy path's buffers
+    finally:
+        cpu_kernels.set_enabled(True)
