@@ -104,7 +104,6 @@ def _kernels_for(array):
     return cpu_kernels
 
 
-
 class FlatParameters:
     """The data, the gradients and the optimizer state of several parameters, each as views of one
     flat array, so that one GPU kernel updates every parameter (one launch instead of one each).
@@ -214,8 +213,9 @@ class Optimizer:
         return False
 
     def _fused_update(self, data, grad, state, publish):
-        """Update GPU ``data`` (all parameters, flat) in a single kernel. A state array made here is
-        handed to ``publish(name, array)``."""
+        """Update ``data`` in a single kernel of its device: on the GPU all parameters at once (flat
+        arrays), on the CPU one parameter (Numba). A state array made here goes to
+        ``publish(name, array)``."""
         raise NotImplementedError
 
     def _compiled_cpu_step(self):
