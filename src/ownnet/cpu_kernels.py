@@ -33,9 +33,16 @@ def _compile():
         import numba
     except ImportError:
         return False
+    try:
+        return _kernels(numba, cache=True)
+    except RuntimeError:  # no writable place for Numba's on-disk cache: compile in memory each run
+        return _kernels(numba, cache=False)
+
+
+def _kernels(numba, cache):
     import numpy as np
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=cache)
     def sgd(p, g, b, lr, wd, momentum, one_minus_dampening, dampened, nesterov, first):
         for i in range(p.size):
             d = p[i] * wd + g[i] if wd != 0 else g[i]  # the L2 term first, as grad + wd * data
@@ -51,7 +58,7 @@ def _compile():
                 step = bi * momentum + d if nesterov else bi
             p[i] = p[i] - step * lr
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=cache)
     def adam(p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, step_size, bias2_sqrt,
              wd, decay, decoupled):
         for i in range(p.size):
