@@ -71,9 +71,10 @@ def _trained_copy(factory, dtype):
     model = factory().to(dtype)
     rng = np.random.default_rng(0)
     for name, array in model.state_dict().items():
-        array[...] = rng.normal(size=array.shape)
+        values = rng.normal(size=array.shape)
         if "running_var" in name:
-            array[...] = np.abs(array) + 0.5
+            values = np.abs(values) + 0.5
+        array[...] = backend.to_device(values, backend.device_of(array))  # GPU arrays under OWNNET_BACKEND
     model.train()
     model(rng.normal(size=(8, 3)))  # BatchNorm updates its running statistics here
     return model.eval()

@@ -66,7 +66,8 @@ def warm_up(model, shape, seed=0):
         model(rng.standard_normal((16, *shape)).astype(np.float32) * 2 + 0.5)
     for parameter in model.parameters():
         if parameter.data.ndim == 1:  # biases and BatchNorm weights: not zeros or ones
-            parameter.data[...] = rng.uniform(0.5, 1.5, parameter.shape)
+            values = rng.uniform(0.5, 1.5, parameter.shape)
+            parameter.data[...] = on.to_device(values, on.backend.device_of(parameter.data))
     return model.eval()
 
 

@@ -151,7 +151,8 @@ def _check_layer_outcome(layer, expected_shape, x, training):
         assert str(error)
         return "refused"
     converted = np.asarray(x)
-    assert isinstance(out, np.ndarray) and out.dtype == layer.dtype, (out.dtype, layer.dtype)
+    is_array = isinstance(out, np.ndarray) or on.backend.is_gpu_array(out)  # the GPU under OWNNET_BACKEND
+    assert is_array and out.dtype == layer.dtype, (out.dtype, layer.dtype)
     if expected_shape is not None:
         assert out.shape == expected_shape(converted.shape, layer), (out.shape, converted.shape)
     if _moderate(converted):
