@@ -74,7 +74,7 @@ class GpuTraining:
             return "augment draws its shifts on the host at every step"
         if clip_norm is not None:
             return "clip_grad_norm reads the gradient norm on the host"
-        blocking = [m.label for m in _walk(run.model) if not getattr(m, "capturable", True)]
+        blocking = [m.label for m in run.model.modules() if not getattr(m, "capturable", True)]
         if blocking:
             return f"{', '.join(blocking)} draw(s) random numbers on the host at every step"
         if not self.count_on_device:
@@ -145,12 +145,6 @@ def _base_on_batch_end():
     from .callbacks import Callback
 
     return Callback.on_batch_end
-
-
-def _walk(module):
-    yield module
-    for child in module.children():
-        yield from _walk(child)
 
 
 def check_gpu_training(model, distributed):

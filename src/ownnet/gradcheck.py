@@ -82,11 +82,11 @@ def _check_module(module, x, eps, atol, rtol, seed):
         raise TypeError(
             f"gradcheck: expected a Module (or a loss and a target), got {type(module).__name__}"
         )
-    missing = [m.label for m in _walk(module) if type(m).backward is Module.backward]
+    missing = [m.label for m in module.modules() if type(m).backward is Module.backward]
     if missing:
         raise TypeError(f"gradcheck: {', '.join(missing)} does not implement backward")
     module = copy.deepcopy(module).to("float64")
-    for m in _walk(module):
+    for m in module.modules():
         if getattr(m, "needs_input_grad", True) is False:
             m.needs_input_grad = True  # the input gradient is part of the check
     module.zero_grad()
@@ -169,15 +169,9 @@ def _compare(checks, objective, eps, atol, rtol):
     return GradcheckResult(ok=bool(worst <= rtol), max_rel_error=worst, where=where, details=details)
 
 
-def _walk(module):
-    yield module
-    for child in module.children():
-        yield from _walk(child)
-
-
 def _parameter_owners(module):
     """``{id(parameter): label of the module that declared it}``."""
-    return {id(p): m.label for m in _walk(module) for p in m._parameters.values()}
+    return {id(p): m.label for m in module.modules() for p in m._parameters.values()}
 
 
 @contextlib.contextmanager

@@ -125,6 +125,12 @@ class Module:
     def children(self):
         return list(self._children)
 
+    def modules(self):
+        """This module and every module below it, depth first (as PyTorch's ``modules()``)."""
+        yield self
+        for child in self._children:
+            yield from child.modules()
+
     # --- the parameters() protocol ---------------------------------------------------------
     def named_parameters(self, prefix=""):
         """``[(qualified name, Parameter)]``; children are named by their index, as in PyTorch."""
