@@ -251,3 +251,13 @@ def test_zero_grad_is_lazy_but_reads_as_zero_and_accumulate_matmul_adds():
     p.accumulate_matmul(a, b)  # written straight in after zero_grad, not added to the old 6
     np.testing.assert_array_equal(p.grad, 3.0)
     assert p.grad.dtype == np.float32
+
+
+def test_modules_walks_the_whole_tree_depth_first():
+    from ownnet import Concat, Linear, ReLU, Residual, Sequential, Tanh
+
+    inner = Sequential(Linear(3, 3), Tanh())
+    model = Sequential(Linear(3, 3), Residual(inner), Concat(ReLU(), Linear(3, 2)))
+    assert [type(m).__name__ for m in model.modules()] == [
+        "Sequential", "Linear", "Residual", "Sequential", "Linear", "Tanh", "Concat", "ReLU", "Linear"]
+    assert list(ReLU().modules())[0].label == "ReLU"
