@@ -254,8 +254,6 @@ def test_zero_grad_is_lazy_but_reads_as_zero_and_accumulate_matmul_adds():
 
 
 def test_modules_walks_the_whole_tree_depth_first():
-    from ownnet import Concat, Linear, ReLU, Residual, Sequential, Tanh
-
     inner = Sequential(Linear(3, 3), Tanh())
     model = Sequential(Linear(3, 3), Residual(inner), Concat(ReLU(), Linear(3, 2)))
     assert [type(m).__name__ for m in model.modules()] == [
