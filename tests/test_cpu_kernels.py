@@ -63,3 +63,38 @@ def test_switched_off_the_numpy_code_runs(monkeypatch):
         assert optimizer._scratch is not None  # the NumPy path's buffers
     finally:
         cpu_kernels.set_enabled(True)
+
+
+def activation_passes(layer, x, grad, compiled):
+    cpu_kernels.set_enabled(compiled)
+    try:
+        return layer.forward(x), layer.backward(grad)
+    finally:
+        cpu_kernels.set_enabled(True)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("make", [on.ReLU, on.Tanh, on.Sigmoid])
+def test_compiled_activations_equal_the_numpy_code(make, dtype):
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((33, 17)).astype(dtype)
+    x[0, :3] = [0.0, -0.0, 1e-30]  # ties at zero and a tiny value
+    grad = rng.standard_normal(x.shape).astype(dtype)
+    expected = activation_passes(make(), x, grad, compiled=False)
+    got = activation_passes(make(), x, grad, compiled=True)
+    for a, b in zip(expected, got):
+        assert b.dtype == x.dtype and b.shape == x.shape
+        np.testing.assert_array_equal(a, b)
+
+
+def test_compiled_relu_keeps_nan_and_skips_what_it_does_not_cover():
+    pytest.importorskip("numba")
+    x = np.array([[np.nan, -1.0, 2.0]], np.float32)
+    np.testing.assert_array_equal(on.ReLU().forward(x), [[np.nan, 0.0, 2.0]])
+    assert cpu_kernels.elementwise_ready(x)
+    assert not cpu_kernels.elementwise_ready(np.ones((4, 3), np.float32)[:, :2])  # not contiguous
+    assert not cpu_kernels.elementwise_ready(np.ones(3, np.int64))
+    assert not cpu_kernels.elementwise_ready(x, x.astype(np.float64))  # mixed dtypes
+    column = np.asfortranarray(np.arange(-3.0, 3.0).reshape(2, 3))
+    np.testing.assert_array_equal(on.ReLU().forward(column), np.maximum(column, 0))  # NumPy's path

@@ -1,15 +1,21 @@
-"""Optional compiled CPU kernels (Numba): an optimizer's update in one pass over memory, not four.
+"""Optional compiled CPU kernels (Numba): an optimizer's update, or an activation, in one pass over memory.
 
 NumPy has no fused multiply-add, so SGD with momentum walks over every parameter four times
 (``b *= m; b += g; s = b * lr; p -= s``) and Adam about ten; at batch 128 that is the largest cost of
-a CPU step after the matrix products. With Numba installed (``pip install 'ownnet[fast]'``) one loop
-does the same arithmetic, element by element, in the same order and the same dtype, so the results
-are bitwise those of the NumPy code (the tests compare them). Without Numba, or with
-``OWNNET_NUMBA=0``, the NumPy code runs. The functions mirror ``ownnet.cuda.kernels``.
+a CPU step after the matrix products. The activations' element-wise passes are smaller but many
+(ReLU's backward is a comparison, a temporary mask and a product). With Numba installed
+(``pip install 'ownnet[fast]'``) one loop does the same arithmetic, element by element, in the same
+order and the same dtype, so the results are those of the NumPy code (the tests compare them).
+Without Numba, or with ``OWNNET_NUMBA=0``, the NumPy code runs. The functions mirror
+``ownnet.cuda.kernels``.
 """
 
 import math
 import os
+
+import numpy as np
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 _compiled = None  # the kernels once compiled, False when Numba is missing or switched off
 
@@ -40,8 +46,6 @@ def _compile():
 
 
 def _kernels(numba, cache):
-    import numpy as np
-
     @numba.njit(cache=cache)
     def sgd(p, g, b, lr, wd, momentum, one_minus_dampening, dampened, nesterov, first):
         for i in range(p.size):
@@ -59,6 +63,13 @@ def _kernels(numba, cache):
             p[i] = p[i] - step * lr
 
     @numba.njit(cache=cache)
+    def sgd_momentum(p, g, b, lr, momentum):  # the common case (no L2, dampening or Nesterov), unbranched
+        for i in range(p.size):
+            bi = b[i] * momentum + g[i]
+            b[i] = bi
+            p[i] = p[i] - bi * lr
+
+    @numba.njit(cache=cache)
     def adam(p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, step_size, bias2_sqrt,
              wd, decay, decoupled):
         for i in range(p.size):
@@ -71,7 +82,41 @@ def _kernels(numba, cache):
             v[i] = vi
             p[i] = p[i] - (mi / (np.sqrt(vi) / bias2_sqrt + eps)) * step_size
 
-    return {"sgd": sgd, "adam": adam}
+    # activations: x, y and dL/dy flat and C-contiguous, the result a new flat array; ``one`` is 1 in
+    # the arrays' dtype (a Python 1 would make Numba compute a float32 array's arithmetic in float64)
+    @numba.njit(cache=cache)
+    def relu(x, one):
+        y = np.empty_like(x)
+        zero = one - one
+        for i in range(x.size):
+            y[i] = zero if x[i] < zero else x[i]  # max(x, 0): NaN stays NaN, as in np.maximum
+        return y
+
+    @numba.njit(cache=cache)
+    def relu_backward(g, y, one):
+        dx = np.empty_like(g)
+        zero = one - one
+        for i in range(g.size):
+            dx[i] = g[i] if y[i] > zero else zero
+        return dx
+
+    @numba.njit(cache=cache)
+    def tanh_backward(g, y, one):
+        dx = np.empty_like(g)
+        for i in range(g.size):
+            dx[i] = (one - y[i] * y[i]) * g[i]
+        return dx
+
+    @numba.njit(cache=cache)
+    def sigmoid_backward(g, y, one):
+        dx = np.empty_like(g)
+        for i in range(g.size):
+            dx[i] = ((one - y[i]) * y[i]) * g[i]
+        return dx
+
+    return {"sgd": sgd, "sgd_momentum": sgd_momentum, "adam": adam, "relu": relu,
+            "relu_backward": relu_backward, "tanh_backward": tanh_backward,
+            "sigmoid_backward": sigmoid_backward}
 
 
 def _flat(array):
@@ -83,6 +128,9 @@ def sgd_update(data, grad, buffer, lr, weight_decay, momentum, dampening, nester
     t = data.dtype.type
     if buffer is None:  # no momentum: the kernel never touches the buffer argument
         buffer, momentum = grad, 0.0
+    elif not (weight_decay or dampening or nesterov or first):
+        _compiled["sgd_momentum"](_flat(data), _flat(grad), _flat(buffer), t(lr), t(momentum))
+        return
     _compiled["sgd"](_flat(data), _flat(grad), _flat(buffer), t(lr), t(weight_decay), t(momentum),
                      t(1 - dampening), dampening != 0, bool(nesterov), bool(first))
 
@@ -94,3 +142,32 @@ def adam_update(data, grad, m, v, betas, eps, lr, step, weight_decay, decoupled)
     _compiled["adam"](_flat(data), _flat(grad), _flat(m), _flat(v), t(beta1), t(1 - beta1), t(beta2),
                       t(1 - beta2), t(eps), t(lr / (1 - beta1 ** step)), t(math.sqrt(1 - beta2 ** step)),
                       t(0.0 if decoupled else weight_decay), t(1 - lr * weight_decay), bool(decoupled))
+
+
+def elementwise_ready(*arrays):
+    """Whether the activation kernels apply: Numba on, NumPy float arrays of one dtype and shape,
+    C-contiguous (so that a flat view is the array itself)."""
+    first = arrays[0]
+    return (available() and isinstance(first, np.ndarray) and first.dtype in _FLOATS
+            and all(isinstance(a, np.ndarray) and a.dtype == first.dtype and a.shape == first.shape
+                    and a.flags.c_contiguous for a in arrays))
+
+
+def relu(x):
+    """``max(x, 0)`` in one pass (a new array)."""
+    return _compiled["relu"](_flat(x), x.dtype.type(1)).reshape(x.shape)
+
+
+def relu_backward(grad, out):
+    """dL/dx of ReLU: ``grad`` where ``out > 0``, else 0."""
+    return _compiled["relu_backward"](_flat(grad), _flat(out), grad.dtype.type(1)).reshape(grad.shape)
+
+
+def tanh_backward(grad, out):
+    """dL/dx of tanh: ``(1 - out^2) * grad``."""
+    return _compiled["tanh_backward"](_flat(grad), _flat(out), grad.dtype.type(1)).reshape(grad.shape)
+
+
+def sigmoid_backward(grad, out):
+    """dL/dx of the sigmoid: ``(1 - out) * out * grad``."""
+    return _compiled["sigmoid_backward"](_flat(grad), _flat(out), grad.dtype.type(1)).reshape(grad.shape)
