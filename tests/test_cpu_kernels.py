@@ -98,3 +98,29 @@ def test_compiled_relu_keeps_nan_and_skips_what_it_does_not_cover():
     assert not cpu_kernels.elementwise_ready(x, x.astype(np.float64))  # mixed dtypes
     column = np.asfortranarray(np.arange(-3.0, 3.0).reshape(2, 3))
     np.testing.assert_array_equal(on.ReLU().forward(column), np.maximum(column, 0))  # NumPy's path
+
+
+def cross_entropy_passes(loss, logits, labels, compiled):
+    cpu_kernels.set_enabled(compiled)
+    try:
+        return loss.forward(logits, labels), loss.backward()
+    finally:
+        cpu_kernels.set_enabled(True)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("options", [{}, {"label_smoothing": 0.1}, {"reduction": "sum"}])
+def test_compiled_cross_entropy_matches_the_numpy_code(options, dtype):
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(2)
+    logits = (rng.standard_normal((37, 10)) * 8).astype(dtype)
+    logits[0] = [1e4, -1e4] + [0.0] * 8  # far apart: the shift by the row's max keeps exp finite
+    labels = rng.integers(0, 10, 37).astype(np.int32)
+    loss = on.CrossEntropyLoss(**options)
+    value, grad = cross_entropy_passes(loss, logits, labels, compiled=False)
+    fused_value, fused_grad = cross_entropy_passes(loss, logits, labels, compiled=True)
+    assert fused_grad.dtype == logits.dtype and fused_grad.shape == logits.shape
+    assert isinstance(fused_value, float) and np.isfinite(fused_value)
+    tol = 1e-5 if dtype == "float32" else 1e-12  # exp, log and sums in another order: a few ulps
+    np.testing.assert_allclose(fused_value, value, rtol=tol)
+    np.testing.assert_allclose(fused_grad, grad, rtol=tol, atol=tol * np.abs(grad).max())

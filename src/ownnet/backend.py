@@ -136,6 +136,19 @@ def matmul(a, b, out=None, accumulate=False):
         return out
     return np.matmul(a, b, out=out)
 
+
+def fused_kernels(array):
+    """The module of fused kernels for ``array``'s device: ``ownnet.cuda.kernels`` (CuPy) on the GPU,
+    ``ownnet.cpu_kernels`` (Numba) on the CPU; both have the same functions."""
+    if is_gpu_array(array):
+        from .cuda import kernels
+
+        return kernels
+    from . import cpu_kernels
+
+    return cpu_kernels
+
+
 _SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _default_dtype = np.dtype(np.float32)
 _check_finite = True

@@ -3,7 +3,9 @@
 Each system runs in its own worker process (so that its peak memory is its own) and the parent makes
 them take turns epoch by epoch (A B C A B C ...), so that a noisy machine slows all of them alike. Every
 system trains the same net with the same recipe, the same data order (except scikit-learn, which
-shuffles by itself) and the same number of BLAS threads.
+shuffles by itself) and the same number of BLAS threads. The SGEMM peak is measured in the same
+rotation (one more worker takes a turn after each round), and so is the ``ceiling``: the step's matrix
+products and ownnet's optimizer update with nothing else, the most a framework could reach here.
 """
 
 import argparse
@@ -24,7 +26,7 @@ NETS = {
     "big": {"sizes": [784, 1024, 1024, 10], "activation": "relu"},
 }
 RECIPE = {"lr": 0.05, "momentum": 0.9, "batch_size": 128}
-SYSTEMS = ("ownnet", "numpy", "torch", "sklearn")
+SYSTEMS = ("ownnet", "numpy", "torch", "sklearn", "ceiling")
 
 
 def flops_per_epoch(sizes, n_samples):
@@ -42,7 +44,7 @@ def gemm_shapes(batch=RECIPE["batch_size"]):
     return sorted(shapes)
 
 
-def sgemm_peak(threads, seconds=3.0):
+def sgemm_peak(seconds=3.0):
     """The best float32 GEMM rate (GFLOP/s) of NumPy's BLAS on the shapes of these nets' training
     steps, now: what a perfect framework, spending all its time in those products, would reach."""
     best = 0.0
@@ -221,7 +223,57 @@ class SklearnWorker(_Worker):
         return float(self.model.score(self.x_test, self.y_test))
 
 
-WORKERS = {"ownnet": OwnnetWorker, "numpy": NumpyWorker, "torch": TorchWorker, "sklearn": SklearnWorker}
+class CeilingWorker(_Worker):
+    """Not a trainer: each step's matrix products (forward, weight and input gradients, none skipped
+    but the first layer's input gradient, as in ``fit``) and ownnet's optimizer update of the weights,
+    nothing else (no bias, activation, loss or metric). Its rate bounds what any framework could reach
+    with this recipe on this machine at this moment. The learning rate is tiny, so that the weights
+    stay as they are while the update moves the same memory."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        import ownnet as on
+
+        rng = np.random.default_rng(0)
+        self.params = [on.Parameter(rng.normal(0, np.sqrt(2 / a), (a, b)).astype(np.float32))
+                       for a, b in zip(self.sizes[:-1], self.sizes[1:])]
+        self.optimizer = on.SGD(self.params, lr=1e-30, momentum=RECIPE["momentum"])
+        self.acts = [np.empty((RECIPE["batch_size"], n), np.float32) for n in self.sizes]
+
+    def epoch(self):
+        bs, weights = RECIPE["batch_size"], [p.data for p in self.params]
+        perm = self.permutation()
+        for start in range(0, len(perm), bs):
+            idx = perm[start:start + bs]
+            acts = [a[:len(idx)] for a in self.acts]
+            np.take(self.x, idx, axis=0, out=acts[0])
+            for i, w in enumerate(weights):
+                np.matmul(acts[i], w, out=acts[i + 1])
+            for i in reversed(range(len(weights))):  # the activations stand in for the gradients
+                np.matmul(acts[i].T, acts[i + 1], out=self.params[i].grad)
+                if i:
+                    np.matmul(acts[i + 1], weights[i].T, out=acts[i])
+            self.optimizer.step()
+
+    def accuracy(self):
+        return None
+
+
+class PeakWorker:
+    """Not a system: each turn measures ``sgemm_peak`` for ``seconds`` (the peak's own turn)."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def epoch(self):
+        return {"gflops": sgemm_peak(self.seconds)}
+
+    def accuracy(self):
+        return None
+
+
+WORKERS = {"ownnet": OwnnetWorker, "numpy": NumpyWorker, "torch": TorchWorker, "sklearn": SklearnWorker,
+           "ceiling": CeilingWorker}
 
 
 def _limit_threads(threads):
@@ -232,19 +284,19 @@ def _limit_threads(threads):
     return threadpool_limits(limits=threads, user_api="blas")
 
 
-def worker_main(system, net, threads, seed, limit, epochs):
+def worker_main(system, net, threads, seed, limit, epochs, peak_seconds):
     """Wait for an 'epoch' line on stdin before each epoch, answer one JSON line per epoch; then
     answer 'finish' with the test accuracy and the peak RSS."""
     limiter = _limit_threads(threads)
-    worker = WORKERS[system](net, threads, seed, limit)
+    worker = PeakWorker(peak_seconds) if system == "peak" else WORKERS[system](net, threads, seed, limit)
     print(json.dumps({"ready": True, "blas": blas_info()}), flush=True)
 
     def wait_for_turn():
         if sys.stdin.readline().strip() != "epoch":
             raise SystemExit("bench worker: expected 'epoch'")
 
-    def report(seconds):
-        print(json.dumps({"seconds": seconds}), flush=True)
+    def report(seconds, extra=None):
+        print(json.dumps({"seconds": seconds, **(extra or {})}), flush=True)
 
     if hasattr(worker, "train"):
         worker.train(epochs, wait_for_turn, report)
@@ -252,8 +304,8 @@ def worker_main(system, net, threads, seed, limit, epochs):
         for _ in range(epochs):
             wait_for_turn()
             start = time.perf_counter()
-            worker.epoch()
-            report(time.perf_counter() - start)
+            extra = worker.epoch()
+            report(time.perf_counter() - start, extra)
     if sys.stdin.readline().strip() == "finish":
         rss_mib = peak_rss_mib()
         print(json.dumps({"accuracy": worker.accuracy(), "peak_rss_mib": rss_mib}), flush=True)
@@ -284,35 +336,43 @@ def available(system):
 
 
 def compare(net="canonical", epochs=5, threads=None, systems=SYSTEMS, limit=None, env=None, seed=0,
-            log=print):
-    """Run ``systems`` on ``net`` for ``epochs``, taking turns per epoch; returns a result dict."""
+            log=print, peak_seconds=1.5):
+    """Run ``systems`` on ``net`` for ``epochs``, taking turns per epoch, with a turn of the SGEMM
+    peak's measurement (``peak_seconds``) after each round; returns a result dict."""
     threads = threads or os.cpu_count()
     systems = [s for s in systems if available(s)]
     env = dict(os.environ if env is None else env)
     env.update({"OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
                 "MKL_NUM_THREADS": str(threads)})
     procs, blas = {}, {}
-    for system in systems:
+    for system in [*systems, "peak"]:
         procs[system] = subprocess.Popen(
             [sys.executable, "-m", "ownnet.bench", "--worker", system, "--net", net, "--threads",
-             str(threads), "--seed", str(seed), "--epochs", str(epochs)]
+             str(threads), "--seed", str(seed), "--epochs", str(epochs), "--peak-seconds", str(peak_seconds)]
             + (["--limit", str(limit)] if limit else []),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     for system, proc in procs.items():
         blas[system] = json.loads(proc.stdout.readline())["blas"]
     times = {system: [] for system in systems}
+    peaks = []
     for epoch in range(1, epochs + 1):
         for system, proc in procs.items():
             proc.stdin.write("epoch\n")
             proc.stdin.flush()
-            times[system].append(json.loads(proc.stdout.readline())["seconds"])
-        log(f"  {net} epoch {epoch}: " + "  ".join(f"{s} {times[s][-1]:.2f} s" for s in systems))
+            answer = json.loads(proc.stdout.readline())
+            if system == "peak":
+                peaks.append(answer["gflops"])
+            else:
+                times[system].append(answer["seconds"])
+        log(f"  {net} epoch {epoch}: " + "  ".join(f"{s} {times[s][-1]:.2f} s" for s in systems)
+            + f"  (SGEMM peak {peaks[-1]:.0f} GFLOP/s)")
     finals = {}
     for system, proc in procs.items():
         proc.stdin.write("finish\n")
         proc.stdin.flush()
         finals[system] = json.loads(proc.stdout.readline())
         proc.wait(timeout=60)
+    del blas["peak"]
     n_samples = limit or 60000
     flops = flops_per_epoch(NETS[net]["sizes"], n_samples)
     results = {}
@@ -324,15 +384,9 @@ def compare(net="canonical", epochs=5, threads=None, systems=SYSTEMS, limit=None
             "samples_per_second": n_samples / median, "gflops": flops / median / 1e9,
             "test_accuracy": finals[system]["accuracy"], "peak_rss_mib": finals[system]["peak_rss_mib"],
         }
+    steady_peaks = peaks[1:] or peaks  # as for the systems: the turns after the first round
     return {"net": net, "epochs": epochs, "threads": threads, "samples": n_samples, "systems": results,
-            "blas": blas}
-
-
-def measure_peak(threads, env):
-    """``sgemm_peak`` in a fresh process with ``env`` (the BLAS kernel is chosen at its start)."""
-    done = subprocess.run([sys.executable, "-m", "ownnet.bench", "--peak", "--threads", str(threads)],
-                          capture_output=True, text=True, env=env, check=True)
-    return json.loads(done.stdout.splitlines()[-1])
+            "blas": blas, "sgemm_peak_gflops": statistics.median(steady_peaks), "sgemm_peak_all": peaks}
 
 
 def _ratio(results, a, b):
@@ -352,26 +406,33 @@ def optimizer_kernels():
     return "NumPy (no Numba: pip install 'ownnet[fast]' for one-pass updates)"
 
 
+def _accuracy(value):
+    return "-" if value is None else f"{value:.4f}"
+
+
 def markdown(report):
     lines = [f"Machine: {report['machine']}; date {report['date']}; BLAS threads {report['threads']}; "
              f"ownnet's optimizer updates: {report.get('optimizer_kernels', 'NumPy')}.", ""]
     for run in report["runs"]:
         peak = run["sgemm_peak_gflops"]
+        peaks = run.get("sgemm_peak_all") or [peak]
         kernels = ", ".join(sorted({str(pool.get("architecture")) for pools in run["blas"].values()
                                     for pool in pools if "architecture" in pool})) or "unknown"
         lines += [f"### {run['net']} net ({' '.join(map(str, NETS[run['net']]['sizes']))}, "
                   f"{NETS[run['net']]['activation']}), environment: {run['environment']}", "",
                   f"OpenBLAS kernel: {kernels}; NumPy float32 SGEMM peak on these nets' matrix shapes "
-                  f"(batch 128) in this environment, measured in this run: {peak:.0f} GFLOP/s.", "",
+                  f"(batch 128) in this environment, measured in this run in turns with the systems: "
+                  f"{peak:.0f} GFLOP/s (median; {min(peaks):.0f}-{max(peaks):.0f}).", "",
                   "| system | s/epoch (median, min-max) | samples/s | GFLOP/s | % of SGEMM peak | test acc. "
                   "| peak RSS MiB |", "| --- | --- | --- | --- | --- | --- | --- |"]
         for system, r in run["systems"].items():
             lines.append(f"| {system} | {r['seconds_per_epoch']:.2f} ({r['min']:.2f}-{r['max']:.2f}) | "
                          f"{r['samples_per_second']:,.0f} | {r['gflops']:.0f} | "
                          f"{100 * r['gflops'] / peak:.0f}% | "
-                         f"{r['test_accuracy']:.4f} | {r['peak_rss_mib']:.0f} |")
+                         f"{_accuracy(r['test_accuracy'])} | {r['peak_rss_mib']:.0f} |")
         ratios = [f"ownnet / {other}: {_ratio(run['systems'], 'ownnet', other):.2f}x"
-                  for other in ("torch", "sklearn", "numpy") if _ratio(run["systems"], "ownnet", other)]
+                  for other in ("torch", "sklearn", "numpy", "ceiling")
+                  if _ratio(run["systems"], "ownnet", other)]
         lines += ["", "Ratios (samples/s): " + ", ".join(ratios), ""]
     return "\n".join(lines)
 
@@ -381,24 +442,27 @@ def main(argv=None):
     parser.add_argument("--nets", default="canonical,small,big", help="comma-separated: canonical,small,big")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--threads", type=int, default=None, help="BLAS threads (default: all cores)")
-    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--systems", default=",".join(SYSTEMS),
+                        help=f"comma-separated, in turn order: {','.join(SYSTEMS)} (default: all; torch and "
+                             "sklearn only where installed)")
     parser.add_argument("--quick", action="store_true", help="about a minute: 3 epochs on 20000 samples")
     parser.add_argument("--out", default="benchmarks/results", help="folder for results.json and results.md")
     parser.add_argument("--both-environments", action="store_true",
                         help="also run with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset (when they are set)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--peak", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--peak-seconds", type=float, default=1.5, help=argparse.SUPPRESS)
     parser.add_argument("--net", default="canonical", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        return worker_main(args.worker, args.net, args.threads, args.seed, args.limit, args.epochs)
-    if args.peak:
-        limiter = _limit_threads(args.threads or os.cpu_count())
-        print(json.dumps(sgemm_peak(args.threads or os.cpu_count())))
-        del limiter
-        return 0
+        return worker_main(args.worker, args.net, args.threads, args.seed, args.limit, args.epochs,
+                           args.peak_seconds)
+    unknown = sorted(set(args.systems.split(",")) - set(SYSTEMS))
+    unknown += sorted(set(args.nets.split(",")) - set(NETS))
+    if unknown:
+        parser.error(f"unknown system or net {', '.join(unknown)}; systems: {', '.join(SYSTEMS)}; "
+                     f"nets: {', '.join(NETS)}")
     threads = args.threads or os.cpu_count()
     epochs, limit = (3, 20000) if args.quick else (args.epochs, args.limit)
     environments = [("as set", dict(os.environ))]
@@ -412,11 +476,10 @@ def main(argv=None):
               "date": time.strftime("%Y-%m-%d"), "threads": threads, "runs": [],
               "optimizer_kernels": optimizer_kernels()}
     for name, env in environments:
-        peak = measure_peak(threads, env)
         for net in args.nets.split(","):
             print(f"{net} net, {name}:")
             run = compare(net, epochs, threads, args.systems.split(","), limit, env)
-            run.update(environment=name, sgemm_peak_gflops=peak)
+            run.update(environment=name)
             report["runs"].append(run)
     text = markdown(report)
     print(text)

@@ -114,9 +114,36 @@ def _kernels(numba, cache):
             dx[i] = ((one - y[i]) * y[i]) * g[i]
         return dx
 
+    @numba.njit(cache=cache)
+    def softmax_cross_entropy(z, labels, eps, scale, one):
+        # per row of z (batch, C): max, log-sum-exp, the row's loss and its gradient
+        # (softmax - target) * scale, where target = (1 - eps) one_hot(y) + eps / C
+        n, classes = z.shape
+        c_ = one * classes
+        grad = np.empty_like(z)
+        row_loss = np.empty(n, z.dtype)
+        for i in range(n):
+            m = z[i, 0]
+            for c in range(1, classes):
+                m = z[i, c] if z[i, c] > m else m
+            s = one - one
+            shifted_sum = one - one
+            for c in range(classes):
+                grad[i, c] = np.exp(z[i, c] - m)  # kept for the gradient below
+                s += grad[i, c]
+                shifted_sum += z[i, c] - m
+            log_s = np.log(s)
+            y = labels[i]
+            row_loss[i] = (one - eps) * (log_s - (z[i, y] - m)) + eps / c_ * (c_ * log_s - shifted_sum)
+            inv_s = one / s
+            for c in range(classes):
+                target = eps / c_ + ((one - eps) if c == y else one - one)
+                grad[i, c] = (grad[i, c] * inv_s - target) * scale
+        return row_loss, grad
+
     return {"sgd": sgd, "sgd_momentum": sgd_momentum, "adam": adam, "relu": relu,
             "relu_backward": relu_backward, "tanh_backward": tanh_backward,
-            "sigmoid_backward": sigmoid_backward}
+            "sigmoid_backward": sigmoid_backward, "softmax_cross_entropy": softmax_cross_entropy}
 
 
 def _flat(array):
@@ -171,3 +198,11 @@ def tanh_backward(grad, out):
 def sigmoid_backward(grad, out):
     """dL/dx of the sigmoid: ``(1 - out) * out * grad``."""
     return _compiled["sigmoid_backward"](_flat(grad), _flat(out), grad.dtype.type(1)).reshape(grad.shape)
+
+
+def softmax_cross_entropy(logits, labels, label_smoothing, scale):
+    """``(row_losses (batch,), grad (batch, C))`` of softmax cross-entropy with integer labels in
+    range; ``grad`` is dL/dlogits already multiplied by ``scale`` (1/batch for the mean)."""
+    t = logits.dtype.type
+    return _compiled["softmax_cross_entropy"](logits, np.ascontiguousarray(labels), t(label_smoothing),
+                                              t(scale), t(1))

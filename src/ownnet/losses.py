@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from . import backend
+from . import backend, cpu_kernels
 
 LOSSES = {}
 """Every Loss subclass by class name: used by the gradient-check tests and model files."""
@@ -279,8 +279,8 @@ class CrossEntropyLoss(Loss):
         xp, dtype = backend.xp_of(logits), logits.dtype
         n, classes = logits.shape
         eps = dtype.type(self.label_smoothing)
-        if target.ndim == 1 and backend.is_gpu_array(logits):
-            return self._forward_gpu(logits, self._labels(target, classes))
+        if target.ndim == 1 and (backend.is_gpu_array(logits) or cpu_kernels.elementwise_ready(logits)):
+            return self._forward_fused(logits, self._labels(target, classes))
 
         shifted = logits - logits.max(axis=1, keepdims=True)  # <= 0: exp cannot overflow
         if target.ndim == 1:
@@ -319,18 +319,18 @@ class CrossEntropyLoss(Loss):
             self._save(probs, None, None, target)
         return self._result(total * self._scale(n, dtype))
 
-    def _forward_gpu(self, logits, labels):
-        """The same loss and gradient with class labels, in one kernel (``ownnet.cuda.kernels``)."""
-        from .cuda.kernels import softmax_cross_entropy
-
+    def _forward_fused(self, logits, labels):
+        """The same loss and gradient with class labels, in one kernel: CUDA on the GPU
+        (``ownnet.cuda.kernels``), compiled on the CPU (``ownnet.cpu_kernels``, ``ownnet[fast]``)."""
         scale = self._scale(logits.shape[0], logits.dtype)
-        row_loss, grad = softmax_cross_entropy(logits, labels, self.label_smoothing, scale)
+        kernels = backend.fused_kernels(logits)
+        row_loss, grad = kernels.softmax_cross_entropy(logits, labels, self.label_smoothing, scale)
         self._save(grad, None, None, None)
         return self._result(row_loss.sum() * scale)
 
     def backward(self):
         probs, labels, rows, target = self._take()
-        if labels is None and target is None:  # the GPU kernel computed the gradient in forward
+        if labels is None and target is None:  # the fused kernel computed the gradient in forward
             return probs
         grad = probs  # the saved softmax, updated in place
         dtype = grad.dtype

@@ -93,17 +93,6 @@ def _buffer(state, name, like):
 # --- one flat array for all parameters -------------------------------------------------------------
 
 
-def _kernels_for(array):
-    """The fused update kernels for ``array``'s device: CUDA (CuPy) or compiled CPU (Numba)."""
-    if backend.is_gpu_array(array):
-        from .cuda import kernels
-
-        return kernels
-    from . import cpu_kernels
-
-    return cpu_kernels
-
-
 class FlatParameters:
     """The data, the gradients and the optimizer state of several parameters, each as views of one
     flat array, so that one GPU kernel updates every parameter (one launch instead of one each).
@@ -455,7 +444,7 @@ class SGD(Optimizer):
         return True
 
     def _fused_update(self, data, grad, state, publish):
-        sgd_update = _kernels_for(data).sgd_update
+        sgd_update = backend.fused_kernels(data).sgd_update
         buffer, first = None, False
         if self.momentum:
             buffer = state.get("momentum_buffer")
@@ -522,7 +511,7 @@ class Adam(Optimizer):
         return not self.amsgrad
 
     def _fused_update(self, data, grad, state, publish):
-        adam_update = _kernels_for(data).adam_update
+        adam_update = backend.fused_kernels(data).adam_update
         for name in ("exp_avg", "exp_avg_sq"):
             if name not in state:
                 publish(name, backend.xp_of(data).zeros_like(data))
