@@ -1,0 +1,31 @@
+"""``benchmarks/step_profile.py``: a step taken apart; its parts add up to the step."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "step_profile.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("step_profile", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.usefixtures("mnist_dir")
+def test_the_parts_of_a_step_add_up_to_the_step(capsys):
+    script = load_script()
+    parts = script.profile("small", epochs=2, limit=1280)
+    assert {"batch gather", "Linear 0 forward", "Tanh 1 backward", "Linear 0 backward", "optimizer step",
+            "loss forward+backward", "accuracy", "total"} <= set(parts)
+    assert "Linear 0 backward" in parts and "Tanh 1 forward" in parts
+    measured = sum(seconds for part, seconds in parts.items() if part != "total")
+    assert 0 < measured <= parts["total"]
+    assert measured > 0.5 * parts["total"]  # only the timer calls themselves are left out
+    assert script.main(["--net", "small", "--epochs", "2", "--limit", "1280"]) == 0
+    assert "us per step" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        script.main(["--epochs", "1"])
