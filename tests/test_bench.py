@@ -12,7 +12,7 @@ def test_flops_per_epoch_counts_forward_and_backward():
 @pytest.mark.usefixtures("mnist_dir")
 def test_compare_runs_workers_in_turn(tmp_path):
     run = bench.compare("small", epochs=2, threads=1, systems=("ownnet", "numpy", "ceiling"), limit=3000,
-                        log=lambda _: 0, peak_seconds=0.2)
+                        log=lambda _: 0, peak_seconds=0.2, settle_seconds=0.0)
     assert set(run["systems"]) == {"ownnet", "numpy", "ceiling"}
     for result in run["systems"].values():
         assert len(result["all"]) == 2 and result["seconds_per_epoch"] > 0

@@ -336,9 +336,13 @@ def available(system):
 
 
 def compare(net="canonical", epochs=5, threads=None, systems=SYSTEMS, limit=None, env=None, seed=0,
-            log=print, peak_seconds=1.5):
+            log=print, peak_seconds=1.5, settle_seconds=0.3):
     """Run ``systems`` on ``net`` for ``epochs``, taking turns per epoch, with a turn of the SGEMM
-    peak's measurement (``peak_seconds``) after each round; returns a result dict."""
+    peak's measurement (``peak_seconds``) after each round; returns a result dict.
+
+    Between two turns the parent waits ``settle_seconds``: after its last product OpenBLAS keeps its
+    worker threads spinning for ~0.1 s (and OpenMP runtimes for a while too), which would take a core
+    from whichever system's turn comes next."""
     threads = threads or os.cpu_count()
     systems = [s for s in systems if available(s)]
     env = dict(os.environ if env is None else env)
@@ -360,6 +364,7 @@ def compare(net="canonical", epochs=5, threads=None, systems=SYSTEMS, limit=None
             proc.stdin.write("epoch\n")
             proc.stdin.flush()
             answer = json.loads(proc.stdout.readline())
+            time.sleep(settle_seconds)
             if system == "peak":
                 peaks.append(answer["gflops"])
             else:
