@@ -124,3 +124,34 @@ def test_compiled_cross_entropy_matches_the_numpy_code(options, dtype):
     tol = 1e-5 if dtype == "float32" else 1e-12  # exp, log and sums in another order: a few ulps
     np.testing.assert_allclose(fused_value, value, rtol=tol)
     np.testing.assert_allclose(fused_grad, grad, rtol=tol, atol=tol * np.abs(grad).max())
+
+
+@pytest.mark.parametrize("label_dtype", [np.int64, np.int32, np.uint8])
+def test_compiled_accuracy_counts_as_argmax_does(label_dtype):
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 3, (200, 4)).astype(np.float32)  # many ties: the first largest wins
+    scores[0] = [np.nan, 5.0, np.nan, 1.0]  # NaN counts as the largest, the first one
+    scores[1] = [1.0, 7.0, np.nan, 1.0]
+    labels = rng.integers(0, 4, 200).astype(label_dtype)
+    labels[:2] = [0, 2]
+    expected = float((scores.argmax(axis=1) == labels).mean())
+    assert cpu_kernels.available()
+    assert cpu_kernels.count_correct(scores, labels) == round(expected * 200)
+    assert on.metrics.accuracy(labels, scores) == expected
+    assert on.metrics.zero_one_loss(labels, scores) == pytest.approx(1 - expected)
+    cpu_kernels.set_enabled(False)
+    try:
+        assert on.metrics.accuracy(labels, scores) == expected  # the NumPy code agrees
+    finally:
+        cpu_kernels.set_enabled(True)
+
+
+def test_compiled_accuracy_leaves_errors_to_the_checks():
+    pytest.importorskip("numba")
+    scores = np.eye(3, dtype=np.float32)
+    with pytest.raises(ValueError, match=">= 0"):
+        on.metrics.accuracy(np.array([0, -1, 2]), scores)
+    with pytest.raises(ValueError, match="same length"):
+        on.metrics.accuracy(np.array([0, 1]), scores)
+    assert on.metrics.accuracy(np.array([0, 1, 2]), np.asfortranarray(scores)) == 1.0  # NumPy's path

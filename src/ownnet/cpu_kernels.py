@@ -143,9 +143,25 @@ def _kernels(numba, cache):
                 grad[i, c] = (grad[i, c] * inv_s - target) * scale
         return row_loss, grad
 
+    @numba.njit(cache=cache)
+    def count_correct(z, labels):
+        hits = 0
+        for i in range(z.shape[0]):
+            if labels[i] < 0:
+                return -1
+            best = 0
+            for c in range(1, z.shape[1]):
+                if z[i, best] != z[i, best]:
+                    break  # a NaN is the largest, as in np.argmax: the first one wins
+                if z[i, c] > z[i, best] or z[i, c] != z[i, c]:
+                    best = c
+            hits += best == labels[i]
+        return hits
+
     return {"sgd": sgd, "sgd_momentum": sgd_momentum, "adam": adam, "relu": relu,
             "relu_backward": relu_backward, "tanh_backward": tanh_backward,
-            "sigmoid_backward": sigmoid_backward, "softmax_cross_entropy": softmax_cross_entropy}
+            "sigmoid_backward": sigmoid_backward, "softmax_cross_entropy": softmax_cross_entropy,
+            "count_correct": count_correct}
 
 
 def _flat(array):
@@ -208,3 +224,9 @@ def softmax_cross_entropy(logits, labels, label_smoothing, scale):
     t = logits.dtype.type
     return _compiled["softmax_cross_entropy"](logits, np.ascontiguousarray(labels), t(label_smoothing),
                                               t(scale), t(1))
+
+
+def count_correct(logits, labels):
+    """The number of rows whose largest score (the first one on ties, as ``np.argmax``) is at the
+    label; -1 if a label is negative. ``logits`` (batch, C) C-contiguous, ``labels`` (batch,) integers."""
+    return int(_compiled["count_correct"](logits, np.ascontiguousarray(labels)))
