@@ -5,6 +5,7 @@ OWNNET_DATA is left alone. Tests that need the real MNIST files take the ``mnist
 skips them when no such folder exists.
 """
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -30,6 +31,19 @@ def mnist_dir():
     if not _has_mnist(folder):
         pytest.skip(f"the real MNIST files are not available (looked in {folder}; set OWNNET_DATA)")
     return folder
+
+
+@pytest.fixture(scope="session")
+def benchmark_script():
+    """``load(name)``: the script ``benchmarks/<name>.py`` imported as a module (they are not a package)."""
+    def load(name):
+        path = REPO_ROOT / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"benchmark_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 if os.environ.get("OWNNET_BACKEND") == "cupy":

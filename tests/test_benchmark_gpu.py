@@ -1,25 +1,15 @@
 """``benchmarks/gpu.py --cpu-check``: the GPU benchmark's dry run, so that the script works before any GPU
 time is spent on it (the GPU systems are skipped, the eager ones run on the CPU)."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu.py"
 
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("gpu_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_cpu_check_runs_every_system_it_can_and_writes_the_report(mnist_dir, tmp_path, capsys):
+def test_cpu_check_runs_every_system_it_can_and_writes_the_report(mnist_dir, benchmark_script, tmp_path,
+                                                                  capsys):
     pytest.importorskip("torch")
-    report = load_script().main(["--cpu-check", "--epochs", "2", "--out", str(tmp_path)])
+    report = benchmark_script("gpu").main(["--cpu-check", "--epochs", "2", "--out", str(tmp_path)])
     rows = [row for row in report["rows"] if "seconds_per_epoch" in row]
     ran = {(row["system"].split(" [")[0], row["batch"]) for row in rows}
     assert ran == {("ownnet-CuPy eager", 128), ("PyTorch eager", 128), ("ownnet-CuPy eager", 1024),
@@ -36,8 +26,8 @@ def test_cpu_check_runs_every_system_it_can_and_writes_the_report(mnist_dir, tmp
     assert "s/epoch" in capsys.readouterr().out
 
 
-def test_without_a_gpu_the_full_run_says_so():
-    module = load_script()
+def test_without_a_gpu_the_full_run_says_so(benchmark_script):
+    module = benchmark_script("gpu")
     if __import__("ownnet").gpu_available():
         pytest.skip("this machine has a GPU")
     with pytest.raises(SystemExit, match="no GPU"):

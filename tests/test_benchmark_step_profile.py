@@ -1,23 +1,11 @@
 """``benchmarks/step_profile.py``: a step taken apart; its parts add up to the step."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "step_profile.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("step_profile", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.usefixtures("mnist_dir")
-def test_the_parts_of_a_step_add_up_to_the_step(capsys):
-    script = load_script()
+def test_the_parts_of_a_step_add_up_to_the_step(benchmark_script, capsys):
+    script = benchmark_script("step_profile")
     parts = script.profile("small", epochs=2, limit=1280)
     assert {"batch gather", "Linear 0 forward", "Tanh 1 backward", "Linear 0 backward", "optimizer step",
             "loss forward+backward", "accuracy", "total"} <= set(parts)
