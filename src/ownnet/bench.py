@@ -483,7 +483,8 @@ def main(argv=None):
     for name, env in environments:
         for net in args.nets.split(","):
             print(f"{net} net, {name}:")
-            run = compare(net, epochs, threads, args.systems.split(","), limit, env)
+            run = compare(net, epochs, threads, args.systems.split(","), limit, env,
+                          peak_seconds=0.5 if args.quick else 1.5)
             run.update(environment=name)
             report["runs"].append(run)
     text = markdown(report)
