@@ -400,15 +400,16 @@ def _ratio(results, a, b):
     return None
 
 
-def optimizer_kernels():
-    """How ownnet's optimizer updates ran: Numba's compiled kernels (``ownnet[fast]``) or NumPy."""
+def kernel_report():
+    """How ownnet's element-wise work ran (optimizer updates, activations, loss, accuracy): Numba's
+    compiled kernels (``ownnet[fast]``) or NumPy."""
     from . import cpu_kernels
 
     if cpu_kernels.available():
         import numba
 
         return f"Numba {numba.__version__} (ownnet[fast])"
-    return "NumPy (no Numba: pip install 'ownnet[fast]' for one-pass updates)"
+    return "NumPy (no Numba: pip install 'ownnet[fast]' for the compiled ones)"
 
 
 def _accuracy(value):
@@ -417,7 +418,8 @@ def _accuracy(value):
 
 def markdown(report):
     lines = [f"Machine: {report['machine']}; date {report['date']}; BLAS threads {report['threads']}; "
-             f"ownnet's optimizer updates: {report.get('optimizer_kernels', 'NumPy')}.", ""]
+             f"ownnet's element-wise kernels (updates, activations, loss, accuracy): "
+             f"{report.get('cpu_kernels', report.get('optimizer_kernels', 'NumPy'))}.", ""]
     for run in report["runs"]:
         peak = run["sgemm_peak_gflops"]
         peaks = run.get("sgemm_peak_all") or [peak]
@@ -479,7 +481,7 @@ def main(argv=None):
     environments[0] = (label, environments[0][1])
     report = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
               "date": time.strftime("%Y-%m-%d"), "threads": threads, "runs": [],
-              "optimizer_kernels": optimizer_kernels()}
+              "cpu_kernels": kernel_report()}
     for name, env in environments:
         for net in args.nets.split(","):
             print(f"{net} net, {name}:")
