@@ -1,5 +1,9 @@
-"""The optional Numba kernels (``ownnet.cpu_kernels``) give bitwise the NumPy update, for every
-option they cover, in float32 and float64 (skipped, with the reason, where Numba is not installed)."""
+"""The optional Numba kernels (``ownnet.cpu_kernels``) give the NumPy code's results: bitwise for the
+optimizer updates (every option they cover), the activations and the accuracy, to a few ulps for the
+cross-entropy; float32 and float64. Skipped, with the reason, where Numba is not installed or
+``OWNNET_NUMBA=0`` switches the kernels off (the rest of the suite then runs the NumPy code)."""
+
+import os
 
 import numpy as np
 import pytest
@@ -17,6 +21,12 @@ OPTIMIZERS = [
     lambda p: on.Adam(p, lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=1e-3),
     lambda p: on.AdamW(p, lr=1e-2, weight_decay=0.1),
 ]
+
+
+def require_kernels():
+    pytest.importorskip("numba")
+    if os.environ.get("OWNNET_NUMBA") == "0":
+        pytest.skip("OWNNET_NUMBA=0 switches the compiled kernels off")
 
 
 def trajectory(make, dtype, compiled, steps=25):
@@ -40,7 +50,7 @@ def trajectory(make, dtype, compiled, steps=25):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("make", OPTIMIZERS)
 def test_compiled_update_is_bitwise_the_numpy_update(make, dtype):
-    pytest.importorskip("numba")
+    require_kernels()
     numpy_params, numpy_state = trajectory(make, dtype, compiled=False)
     compiled_params, compiled_state = trajectory(make, dtype, compiled=True)
     assert cpu_kernels.available()
@@ -76,7 +86,7 @@ def activation_passes(layer, x, grad, compiled):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("make", [on.ReLU, on.Tanh, on.Sigmoid])
 def test_compiled_activations_equal_the_numpy_code(make, dtype):
-    pytest.importorskip("numba")
+    require_kernels()
     rng = np.random.default_rng(1)
     x = rng.standard_normal((33, 17)).astype(dtype)
     x[0, :3] = [0.0, -0.0, 1e-30]  # ties at zero and a tiny value
@@ -89,7 +99,7 @@ def test_compiled_activations_equal_the_numpy_code(make, dtype):
 
 
 def test_compiled_relu_keeps_nan_and_skips_what_it_does_not_cover():
-    pytest.importorskip("numba")
+    require_kernels()
     x = np.array([[np.nan, -1.0, 2.0]], np.float32)
     np.testing.assert_array_equal(on.ReLU().forward(x), [[np.nan, 0.0, 2.0]])
     assert cpu_kernels.elementwise_ready(x)
@@ -111,7 +121,7 @@ def cross_entropy_passes(loss, logits, labels, compiled):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("options", [{}, {"label_smoothing": 0.1}, {"reduction": "sum"}])
 def test_compiled_cross_entropy_matches_the_numpy_code(options, dtype):
-    pytest.importorskip("numba")
+    require_kernels()
     rng = np.random.default_rng(2)
     logits = (rng.standard_normal((37, 10)) * 8).astype(dtype)
     logits[0] = [1e4, -1e4] + [0.0] * 8  # far apart: the shift by the row's max keeps exp finite
@@ -128,7 +138,7 @@ def test_compiled_cross_entropy_matches_the_numpy_code(options, dtype):
 
 @pytest.mark.parametrize("label_dtype", [np.int64, np.int32, np.uint8])
 def test_compiled_accuracy_counts_as_argmax_does(label_dtype):
-    pytest.importorskip("numba")
+    require_kernels()
     rng = np.random.default_rng(3)
     scores = rng.integers(0, 3, (200, 4)).astype(np.float32)  # many ties: the first largest wins
     scores[0] = [np.nan, 5.0, np.nan, 1.0]  # NaN counts as the largest, the first one
@@ -148,7 +158,7 @@ def test_compiled_accuracy_counts_as_argmax_does(label_dtype):
 
 
 def test_compiled_accuracy_leaves_errors_to_the_checks():
-    pytest.importorskip("numba")
+    require_kernels()
     scores = np.eye(3, dtype=np.float32)
     with pytest.raises(ValueError, match=">= 0"):
         on.metrics.accuracy(np.array([0, -1, 2]), scores)
