@@ -190,8 +190,8 @@ def adam_update(data, grad, m, v, betas, eps, lr, step, weight_decay, decoupled)
 
 
 def elementwise_ready(*arrays):
-    """Whether the activation kernels apply: Numba on, NumPy float arrays of one dtype and shape,
-    C-contiguous (so that a flat view is the array itself)."""
+    """Whether the element-wise kernels (activations, loss, accuracy) apply to these arrays: Numba on,
+    NumPy float arrays of one dtype and shape, C-contiguous (so that a flat view is the array itself)."""
     first = arrays[0]
     return (available() and isinstance(first, np.ndarray) and first.dtype in _FLOATS
             and all(isinstance(a, np.ndarray) and a.dtype == first.dtype and a.shape == first.shape

@@ -22,17 +22,39 @@ def _gpu_kernels():
     return kernels
 
 
-class ReLU(Module):
+class _FromOutput(Module):
+    """An activation whose derivative is a function of its output y (ReLU, tanh, sigmoid): forward
+    keeps y, backward is dL/dx = dL/dy * dy/dx(y). Each subclass writes that product with NumPy in
+    ``_grad_input``; the same arithmetic runs as one kernel named ``backward_kernel`` where there is
+    one: ``ownnet.cuda.kernels`` on the GPU, ``ownnet.cpu_kernels`` (``ownnet[fast]``) on the CPU."""
+
+    backward_kernel = None
+
+    def __init__(self):
+        super().__init__()
+        self.out = None
+
+    def backward(self, grad_out):
+        out = self._saved(self.out)
+        self._check_grad_shape(grad_out, out.shape)
+        if backend.is_gpu_array(out):
+            return getattr(_gpu_kernels(), self.backward_kernel)(grad_out, out)
+        if cpu_kernels.elementwise_ready(grad_out, out):
+            return getattr(cpu_kernels, self.backward_kernel)(grad_out, out)
+        return self._grad_input(grad_out, out)
+
+    def _grad_input(self, grad_out, out):
+        raise NotImplementedError
+
+
+class ReLU(_FromOutput):
     """``y = max(x, 0)``; dy/dx is 1 where the output is positive, else 0.
 
     Shape: any ``(batch, ...)`` -> the same shape.
     """
 
     preferred_init = "he_uniform"
-
-    def __init__(self):
-        super().__init__()
-        self.out = None
+    backward_kernel = "relu_backward"
 
     def forward(self, x):
         if cpu_kernels.elementwise_ready(x):
@@ -41,13 +63,7 @@ class ReLU(Module):
             self.out = backend.xp_of(x).maximum(x, 0)
         return self.out
 
-    def backward(self, grad_out):
-        out = self._saved(self.out)
-        self._check_grad_shape(grad_out, out.shape)
-        if backend.is_gpu_array(out):
-            return _gpu_kernels().relu_backward(grad_out, out)  # the same, in one kernel
-        if cpu_kernels.elementwise_ready(grad_out, out):
-            return cpu_kernels.relu_backward(grad_out, out)
+    def _grad_input(self, grad_out, out):
         return grad_out * (out > 0)
 
 
@@ -88,36 +104,27 @@ class LeakyReLU(Module):
         return {"negative_slope": self.negative_slope}
 
 
-class Tanh(Module):
+class Tanh(_FromOutput):
     """``y = tanh(x)``; dy/dx = 1 - y^2, computed from the saved output.
 
     Shape: any ``(batch, ...)`` -> the same shape.
     """
 
     preferred_init = "xavier_uniform"
-
-    def __init__(self):
-        super().__init__()
-        self.out = None
+    backward_kernel = "tanh_backward"
 
     def forward(self, x):
         self.out = backend.xp_of(x).tanh(x)
         return self.out
 
-    def backward(self, grad_out):
-        out = self._saved(self.out)
-        self._check_grad_shape(grad_out, out.shape)
-        if backend.is_gpu_array(out):
-            return _gpu_kernels().tanh_backward(grad_out, out)
-        if cpu_kernels.elementwise_ready(grad_out, out):
-            return cpu_kernels.tanh_backward(grad_out, out)
+    def _grad_input(self, grad_out, out):
         grad = out * out
         np.subtract(1, grad, out=grad)
         grad *= grad_out
         return grad
 
 
-class Sigmoid(Module):
+class Sigmoid(_FromOutput):
     """``y = 1 / (1 + exp(-x))``; dy/dx = y (1 - y), computed from the saved output.
 
     Accurate for any ``x`` (no cancellation: 1 + exp(-x) >= 1). For very negative ``x``
@@ -128,10 +135,7 @@ class Sigmoid(Module):
     """
 
     preferred_init = "xavier_uniform"
-
-    def __init__(self):
-        super().__init__()
-        self.out = None
+    backward_kernel = "sigmoid_backward"
 
     def forward(self, x):
         xp = backend.xp_of(x)
@@ -143,13 +147,7 @@ class Sigmoid(Module):
         self.out = out
         return out
 
-    def backward(self, grad_out):
-        out = self._saved(self.out)
-        self._check_grad_shape(grad_out, out.shape)
-        if backend.is_gpu_array(out):
-            return _gpu_kernels().sigmoid_backward(grad_out, out)
-        if cpu_kernels.elementwise_ready(grad_out, out):
-            return cpu_kernels.sigmoid_backward(grad_out, out)
+    def _grad_input(self, grad_out, out):
         grad = 1 - out
         grad *= out
         grad *= grad_out
