@@ -8,7 +8,7 @@ Writes benchmarks/results/results.json and results.md. See benchmarks/README.md 
 
 import sys
 
-from ownnet.bench import main
+from ownnet.apps.bench import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -78,7 +78,7 @@ def run_ownnet(data, device, batch, epochs, cuda_graph, seed):
     if device == "gpu":  # resident on the GPU for the whole run
         x_train, y_train = on.to_device(x_train, "gpu"), on.to_device(y_train, "gpu")
     optimizer = on.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    from ownnet.cuda.graph import STATS
+    from ownnet.backend.cuda.graph import STATS
 
     replays = STATS["replays"]
     history = on.fit(model, on.CrossEntropyLoss(), optimizer, x_train, y_train, epochs=epochs,

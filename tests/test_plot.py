@@ -14,7 +14,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 import ownnet as on  # noqa: E402
 from ownnet import plot  # noqa: E402
-from ownnet.history import History  # noqa: E402
+from ownnet.train.history import History  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -143,7 +143,7 @@ def test_max_abs_weight_one_line_per_layer(tmp_path):
 
 
 def test_max_abs_weight_takes_a_weight_monitor():
-    from ownnet.lab import WeightMonitor
+    from ownnet.apps.lab import WeightMonitor
 
     x, y = on.datasets.make_blobs(60, seed=0)
     model = on.mlp([2, 8, 3])

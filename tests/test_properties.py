@@ -4,7 +4,7 @@ Every outcome must be either a correct result -- the right shape, the module's (
 finite numbers for finite, moderate input, and a backward pass of the input's shape -- or a
 ``ValueError``/``TypeError``. Anything else (``IndexError``, ``AttributeError``, a NumPy broadcasting
 result of the wrong shape, a NaN from finite input) fails. The layer list comes from
-``ownnet.module.MODULES`` and the loss list from ``ownnet.losses.LOSSES``, so a new class is attacked
+``ownnet.nn.module.MODULES`` and the loss list from ``ownnet.nn.losses.LOSSES``, so a new class is attacked
 as soon as it exists (a class whose constructor needs arguments needs an entry in ``BUILDERS``).
 """
 
@@ -22,8 +22,8 @@ from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
 import ownnet as on  # noqa: E402
-from ownnet.losses import LOSSES  # noqa: E402
-from ownnet.module import MODULES  # noqa: E402
+from ownnet.nn.losses import LOSSES  # noqa: E402
+from ownnet.nn.module import MODULES  # noqa: E402
 
 for _info in pkgutil.walk_packages(on.__path__, "ownnet."):  # register every Module and Loss subclass
     if not _info.name.rsplit(".", 1)[-1].startswith("_"):

@@ -6,9 +6,8 @@
                      x_train, y_train, epochs=5, batch_size=128)
 """
 
-from . import backend, datasets, distributed, metrics
-from .augment import RandomShift
-from .backend import (
+from ownnet import backend, datasets, distributed, metrics
+from ownnet.backend import (
     get_backend,
     get_default_dtype,
     gpu_available,
@@ -18,29 +17,13 @@ from .backend import (
     to_numpy,
     use_backend,
 )
-from .callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
-from .containers import Concat, Residual, Sequential
-from .data import DataLoader, Standardizer, one_hot, train_test_split
-from .datasets import DatasetNotFoundError
-from .gradcheck import GradcheckResult, gradcheck
-from .history import History
-from .io import ModelFormatError, load, save
-from .layers.activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from .layers.init import manual_seed
-from .layers.linear import Linear
-from .layers.regularization import BatchNorm1d, Dropout
-from .layers.shape import Flatten
-from .losses import (
-    LOSSES,
-    BCELoss,
-    BCEWithLogitsLoss,
-    CrossEntropyLoss,
-    HuberLoss,
-    L1Loss,
-    Loss,
-    MSELoss,
-)
-from .metrics import (
+from ownnet.data import DataLoader, Standardizer, one_hot, train_test_split
+from ownnet.data.augment import RandomShift
+from ownnet.data.datasets import DatasetNotFoundError
+from ownnet.io import ModelFormatError, load, save
+from ownnet.io.onnx import export_onnx
+from ownnet.io.torch_interop import from_torch, to_torch
+from ownnet.metrics import (
     accuracy,
     confusion_matrix,
     mean_absolute_error,
@@ -49,12 +32,51 @@ from .metrics import (
     r2_score,
     zero_one_loss,
 )
-from .models import mlp
-from .module import MODULES, Module, Parameter
-from .onnx import export_onnx
-from .optim import SGD, Adam, AdamW, Optimizer, RMSProp, RMSprop, clip_grad_norm
-from .schedules import CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR
-from .torch_interop import from_torch, to_torch
-from .training import DivergenceError, evaluate, fit, predict, predict_classes, predict_proba
+from ownnet.nn import (
+    GELU,
+    LOSSES,
+    MODULES,
+    BatchNorm1d,
+    BCELoss,
+    BCEWithLogitsLoss,
+    Concat,
+    CrossEntropyLoss,
+    Dropout,
+    Flatten,
+    GradcheckResult,
+    HuberLoss,
+    Identity,
+    L1Loss,
+    LeakyReLU,
+    Linear,
+    Loss,
+    Module,
+    MSELoss,
+    Parameter,
+    ReLU,
+    Residual,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    gradcheck,
+    manual_seed,
+    mlp,
+)
+from ownnet.optim import SGD, Adam, AdamW, Optimizer, RMSProp, RMSprop, clip_grad_norm
+from ownnet.optim.schedules import CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR
+from ownnet.train import (
+    Callback,
+    DivergenceError,
+    EarlyStopping,
+    History,
+    LambdaCallback,
+    ModelCheckpoint,
+    evaluate,
+    fit,
+    predict,
+    predict_classes,
+    predict_proba,
+)
 
 __version__ = "0.1.0"

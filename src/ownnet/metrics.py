@@ -16,7 +16,8 @@ evaluation set lose precision in float32.
 
 import numpy as np
 
-from . import backend, cpu_kernels
+from ownnet import backend
+from ownnet.backend import cpu_kernels
 
 
 # --- turning inputs into labels ---------------------------------------------------------------------

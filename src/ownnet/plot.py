@@ -14,7 +14,7 @@ a Jupyter notebook still shows a returned Figure.
 
 import numpy as np
 
-from . import backend
+from ownnet import backend
 
 
 def _pyplot():
@@ -40,7 +40,7 @@ def _figure(figsize):
 
 def _finish(fig, path):
     if path is not None:
-        from .io import atomic_write
+        from ownnet.io import atomic_write
 
         with atomic_write(path) as f:
             fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
@@ -105,7 +105,7 @@ def max_abs_weight(values, layer_names=None, title="max |w| per layer", path=Non
     """The largest absolute weight of every layer, epoch by epoch.
 
     ``values``: one list per epoch with one number per layer, ``[[w1, w2, ...], ...]``, as
-    ``ownnet.lab.WeightMonitor.max_abs_weight`` records it (a ``WeightMonitor`` itself is accepted).
+    ``ownnet.apps.lab.WeightMonitor.max_abs_weight`` records it (a ``WeightMonitor`` itself is accepted).
     ``layer_names``: one label per layer (default ``W1``, ``W2``, ...).
     """
     values = getattr(values, "max_abs_weight", values)
@@ -138,10 +138,10 @@ def max_abs_weight(values, layer_names=None, title="max |w| per layer", path=Non
 def _probabilities(model, points):
     """Class probabilities ``(points, n_classes)`` from an ownnet Module or a scikit-learn-style
     estimator with ``predict_proba``."""
-    from .module import Module
+    from ownnet.nn.module import Module
 
     if isinstance(model, Module):
-        from .training import predict_proba
+        from ownnet.train.loop import predict_proba
 
         return np.asarray(predict_proba(model, points.astype(model.dtype)), dtype=np.float64)
     if hasattr(model, "predict_proba"):
@@ -291,7 +291,7 @@ def first_layer_weights(model, shape=(28, 28), max_images=64, columns=16, path=N
     weight array itself, with ``in_features = shape[0] * shape[1]`` (784 = 28x28 for MNIST). The first
     ``max_images`` units are drawn, each on its own colour scale centred on 0.
     """
-    from .module import Module
+    from ownnet.nn.module import Module
 
     weight = backend.to_numpy(_first_weight(model) if isinstance(model, Module) else model)
     if weight.ndim != 2 or weight.shape[0] != shape[0] * shape[1]:

@@ -32,15 +32,15 @@ try:
 except ImportError:
     raise ImportError("ownnet.sklearn needs scikit-learn >= 1.6: pip install 'ownnet[sklearn]'") from None
 
-from . import backend
-from .callbacks import EarlyStopping
-from .data import train_test_split
-from .layers.init import manual_seed
-from .layers.linear import Linear
-from .losses import CrossEntropyLoss, HuberLoss, L1Loss, MSELoss
-from .models import activation_class, mlp
-from .optim import SGD, Adam, AdamW, RMSProp
-from .training import fit, predict, predict_proba
+from ownnet import backend
+from ownnet.data import train_test_split
+from ownnet.nn.init import manual_seed
+from ownnet.nn.linear import Linear
+from ownnet.nn.losses import CrossEntropyLoss, HuberLoss, L1Loss, MSELoss
+from ownnet.nn.mlp import activation_class, mlp
+from ownnet.optim import SGD, Adam, AdamW, RMSProp
+from ownnet.train.callbacks import EarlyStopping
+from ownnet.train.loop import fit, predict, predict_proba
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 REGRESSION_LOSSES = {"squared_error": MSELoss, "absolute_error": L1Loss, "huber": HuberLoss}

@@ -1,0 +1,332 @@
+"""The ``ownnet`` command: train, evaluate, predict, lab.
+
+Bad options or values give a one-line error and exit code 2, never a traceback.
+"""
+
+import argparse
+import math
+import os
+import sys
+
+
+class UsageError(Exception):
+    """A user-facing problem with the command line or its files (exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _hidden_sizes(text):
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()] if text.strip() else []
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes like 512,256, got {text!r}") \
+            from None
+    if any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    return sizes
+
+
+def _integer_at_least(minimum, what):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {what} integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a {what} integer, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _integer_at_least(1, "positive")
+_seed = _integer_at_least(0, "non-negative")
+
+
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a finite non-negative number, got {text!r}")
+    return value
+
+
+def _fraction(text):
+    value = _non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _port(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number in 0..65535, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number in 0..65535, got {text!r}")
+    return value
+
+
+def build_parser():
+    from ownnet.apps import recipes
+
+    parser = _Parser(prog="ownnet", description="ownnet: neural networks from scratch on NumPy.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train an MLP (default: MNIST to >= 98%% in seconds)")
+    train.add_argument("--recipe", choices=sorted(recipes.RECIPES), default="default",
+                       help="a preset: 'default' (fast, >= 98%%) or 'best' (the best plain MLP, slower)")
+    train.add_argument("--dataset", choices=recipes.DATASETS, help="default: mnist")
+    train.add_argument("--hidden", type=_hidden_sizes, help="hidden layer sizes, e.g. 512,256 ('' = none)")
+    train.add_argument("--activation", help="relu, leakyrelu, tanh, sigmoid, gelu, identity")
+    train.add_argument("--dropout", type=_fraction,
+                       help="dropout probability after each hidden layer, in [0, 1)")
+    train.add_argument("--optimizer", choices=recipes.OPTIMIZERS)
+    train.add_argument("--lr", type=_positive_float, help="learning rate")
+    train.add_argument("--momentum", type=_fraction, help="in [0, 1)")
+    train.add_argument("--weight-decay", type=_non_negative_float)
+    train.add_argument("--batch-size", type=_positive_int)
+    train.add_argument("--epochs", type=_positive_int)
+    train.add_argument("--schedule", choices=recipes.SCHEDULES)
+    train.add_argument("--seed", type=_seed)
+    train.add_argument("--dtype", choices=("float32", "float64"))
+    train.add_argument("--device", choices=("cpu", "gpu"),
+                       help="where to train (gpu: CuPy and an NVIDIA GPU, pip install 'ownnet[gpu]')")
+    train.add_argument("--limit", type=_positive_int, help="train on the first N samples only")
+    train.add_argument("--out", help="folder for metrics.json, model.safetensors, curves.png, checkpoint")
+    train.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    train.add_argument("--quiet", action="store_true", help="only the final line")
+    train.add_argument("--distributed", action="store_true",
+                       help="data-parallel on MPI: mpiexec -n 4 ownnet train --distributed "
+                            "(--batch-size is per rank; needs ownnet[mpi])")
+    train.add_argument("--dashboard", action="store_true",
+                       help="watch the training live in the browser at http://HOST:PORT/dashboard")
+    train.add_argument("--port", type=_port, default=8000, help="port of --dashboard (default 8000)")
+    train.add_argument("--host", default="127.0.0.1", help="address of --dashboard (default 127.0.0.1)")
+
+    evaluate = commands.add_parser("evaluate", help="accuracy, per-class precision/recall, confusion matrix")
+    evaluate.add_argument("model", help="a model file written by ownnet train / on.save")
+    evaluate.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist")
+    evaluate.add_argument("--out", help="folder for confusion.png and misclassified.png")
+
+    predict = commands.add_parser("predict", help="classify PNG/JPEG images of digits")
+    predict.add_argument("model")
+    predict.add_argument("images", nargs="+")
+
+    serve = commands.add_parser("serve", help="a local web page: draw a digit, watch the model classify it")
+    serve.add_argument("model", help="a model file written by ownnet train / on.save (784 inputs)")
+    serve.add_argument("--port", type=_port, default=8000, help="default 8000")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this computer only)")
+
+    lab = commands.add_parser("lab", help="the lab's study of 1-, 2- and 3-layer perceptrons, as a report")
+    lab.add_argument("--quick", action="store_true", help="a small version in about a minute")
+    lab.add_argument("--out", default="lab-report", help="folder for report.md and its figures")
+    lab.add_argument("--seed", type=_seed, default=0)
+
+    export = commands.add_parser("export", help="write a model file as ONNX (runs in ONNX Runtime)")
+    export.add_argument("model", help="a model file written by ownnet train / on.save")
+    export.add_argument("--onnx", required=True, metavar="OUT", help="the .onnx file to write")
+    export.add_argument("--input-shape", help="one sample's shape without the batch, e.g. 784 or 1,28,28 "
+                                              "(default: the first layer's input size)")
+    export.add_argument("--opset", type=_positive_int, help="ONNX opset version (default 17)")
+
+    # Parsed by ownnet.apps.bench itself (main() hands it the rest of the command line).
+    commands.add_parser("bench", add_help=False,
+                        help="speed against PyTorch, scikit-learn and bare NumPy (see ownnet bench --help)")
+    return parser
+
+
+def _cmd_train(args):
+    from ownnet.apps import recipes
+
+    overrides = {"dataset": args.dataset, "hidden": args.hidden, "activation": args.activation,
+                 "dropout": args.dropout, "optimizer": args.optimizer, "lr": args.lr,
+                 "momentum": args.momentum, "weight_decay": args.weight_decay,
+                 "batch_size": args.batch_size, "epochs": args.epochs, "schedule": args.schedule,
+                 "seed": args.seed, "dtype": args.dtype, "device": args.device, "limit": args.limit}
+    config = recipes.config_for(args.recipe, **overrides)
+    if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"ownnet train: --out {args.out} is a file; expected a folder "
+                         "(created if missing)")
+    if args.resume and not args.out:
+        raise UsageError("ownnet train: --resume needs --out (the folder that holds the checkpoint)")
+    from ownnet.nn.mlp import activation_class
+
+    try:
+        activation_class(config["activation"])
+    except ValueError as error:
+        raise UsageError(f"ownnet train: --{error}") from None
+    from ownnet.io import ModelFormatError
+
+    data, callbacks, dashboard = None, [], None
+    if args.dashboard:
+        if args.distributed:
+            raise UsageError("ownnet train: --dashboard and --distributed do not go together")
+        from ownnet.apps.serve import DashboardCallback
+
+        data = recipes.load_dataset(config["dataset"], config["dtype"], config["seed"])
+        try:
+            dashboard = DashboardCallback(port=args.port, host=args.host, epochs=config["epochs"],
+                                          probe_data=data[1])
+        except OSError as error:
+            raise UsageError(f"ownnet train: --dashboard cannot listen on {args.host}:{args.port} "
+                             f"({error.strerror or error}); try another --port") from None
+        print(f"dashboard: {dashboard.url}dashboard", flush=True)
+        callbacks.append(dashboard)
+    try:
+        if args.distributed:
+            from ownnet.distributed import train_from_config
+
+            _, _, result = train_from_config(config, out=args.out, resume=args.resume, verbose=not args.quiet)
+            if result is None:  # not rank 0: rank 0 reports
+                return 0
+        else:
+            _, _, result = recipes.train_from_config(config, out=args.out, resume=args.resume,
+                                                     verbose=not args.quiet, callbacks=callbacks, data=data)
+    except ModelFormatError as error:
+        raise UsageError(f"ownnet train --resume: the checkpoint in {args.out} does not fit ({error})") \
+            from None
+    if not args.quiet:
+        print(f"wall time {result['wall_seconds']:.1f} s, {result['epochs_run']} epochs")
+    print(f"test_accuracy={result['test_accuracy']:.4f}")
+    if dashboard is not None:
+        print(f"the dashboard stays up at {dashboard.url}dashboard until Ctrl+C", flush=True)
+        dashboard.wait()
+    return 0
+
+
+def _load_model(path):
+    from ownnet.io import ModelFormatError, load
+
+    try:
+        return load(path)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such model file") from None
+    except (ModelFormatError, IsADirectoryError) as error:
+        raise UsageError(f"{path}: not an ownnet model file ({error})") from None
+
+
+def _cmd_evaluate(args):
+    from ownnet import metrics
+    from ownnet.apps.recipes import load_dataset
+    from ownnet.train.loop import predict
+
+    model = _load_model(args.model)
+    _, (x_test, y_test) = load_dataset(args.dataset, model.dtype)
+    logits = predict(model, x_test)
+    labels = logits.argmax(axis=1)
+    n_classes = logits.shape[1]
+    print(f"accuracy {metrics.accuracy(y_test, labels):.4f} on {len(y_test)} test samples")
+    precision, recall = metrics.precision_recall_per_class(y_test, labels, n_classes=n_classes)
+    print("class  precision  recall")
+    for k in range(n_classes):
+        print(f"{k:>5}  {precision[k]:9.4f}  {recall[k]:6.4f}")
+    matrix = metrics.confusion_matrix(y_test, labels, n_classes=n_classes)
+    print("confusion matrix (rows: true class, columns: predicted)")
+    for row in matrix:
+        print(" ".join(f"{v:5d}" for v in row))
+    if args.out:
+        from ownnet import plot
+
+        os.makedirs(args.out, exist_ok=True)
+        confusion_png = os.path.join(args.out, "confusion.png")
+        plot.confusion_matrix(matrix, path=confusion_png)
+        # The worst mistakes: wrong predictions with the lowest logit margin for the true class.
+        wrong = (labels != y_test).nonzero()[0]
+        margin = logits[wrong, labels[wrong]] - logits[wrong, y_test[wrong]]
+        worst = wrong[margin.argsort()[::-1][:25]]
+        misclassified_png = os.path.join(args.out, "misclassified.png")
+        plot.image_grid(x_test[worst], titles=[f"{t} as {p}" for t, p in zip(y_test[worst], labels[worst])],
+                        path=misclassified_png)
+        print(f"wrote {confusion_png} and {misclassified_png}")
+    return 0
+
+
+def _cmd_predict(args):
+    from ownnet.apps.images import load_digit_image
+    from ownnet.train.loop import predict_proba
+
+    model = _load_model(args.model)
+    for path in args.images:
+        try:
+            x = load_digit_image(path).astype(model.dtype)
+        except (OSError, ValueError) as error:
+            raise UsageError(f"{path}: cannot read this image ({error})") from None
+        probabilities = predict_proba(model, x.reshape(1, -1))[0]
+        top = probabilities.argsort()[::-1][:3]
+        best = ", ".join(f"{k}: {probabilities[k]:.3f}" for k in top)
+        print(f"{path}: {top[0]}  ({best})")
+    return 0
+
+
+def _cmd_serve(args):
+    from ownnet.apps.serve import serve_main
+
+    model = _load_model(args.model)
+    try:
+        return serve_main(model, port=args.port, host=args.host)
+    except ValueError as error:  # not a model on 28x28 inputs
+        raise UsageError(f"{args.model}: {error}") from None
+    except OSError as error:
+        raise UsageError(f"ownnet serve: cannot listen on {args.host}:{args.port} "
+                         f"({error.strerror or error}); try another --port") from None
+
+
+def _cmd_lab(args):
+    from ownnet.apps.lab import run_lab
+
+    report = run_lab(args.out, quick=args.quick, seed=args.seed)
+    print(f"report written to {report}")
+    return 0
+
+
+def _cmd_export(args):
+    from ownnet.io.onnx import export_file
+
+    model = _load_model(args.model)
+    try:
+        print(export_file(model, args.onnx, input_shape=args.input_shape, opset=args.opset))
+    except ValueError as error:
+        raise UsageError(f"ownnet export: {error}") from None
+    return 0
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        from ownnet.apps.bench import main as bench_main
+
+        return bench_main(argv[1:])
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        handler = {"train": _cmd_train, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
+                   "serve": _cmd_serve, "lab": _cmd_lab, "export": _cmd_export}[args.command]
+        return handler(args)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (OSError, ImportError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

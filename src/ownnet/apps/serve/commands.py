@@ -1,0 +1,36 @@
+"""What ``ownnet serve MODEL`` and ``ownnet train --dashboard`` run."""
+
+import sys
+
+
+def _mnist_test_set():
+    from ownnet.datasets import load_mnist
+
+    _, (x_test, y_test) = load_mnist()
+    return x_test, y_test
+
+
+def serve_main(model, port=8000, host="127.0.0.1", samples="mnist", log_requests=False):
+    """Serve the draw page for ``model`` (a model file's path, or a Module) until Ctrl+C; returns 0.
+
+    ``samples``: ``"mnist"`` (the MNIST test set, loaded on the first request of the test-digits
+    panel), ``(images (n, 784), labels (n,))``, or None. Raises ``FileNotFoundError``,
+    ``ModelFormatError`` (a bad file), ``ValueError`` (a model that does not take 784 inputs) and
+    ``OSError`` (the port is taken).
+    """
+    from ownnet.apps.serve.predictor import Predictor
+    from ownnet.apps.serve.server import make_server
+    from ownnet.io import load
+    from ownnet.nn.module import Module
+
+    predictor = Predictor(model if isinstance(model, Module) else load(model))
+    server = make_server(predictor=predictor, samples=_mnist_test_set if samples == "mnist" else samples,
+                         host=host, port=port, log_requests=log_requests)
+    print(f"ownnet serve: {server.url}  (Ctrl+C stops)", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0

@@ -1,1 +1,0 @@
-"""Layers: each owns its forward and its backward pass."""

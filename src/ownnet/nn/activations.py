@@ -1,0 +1,315 @@
+"""Activations: element-wise non-linearities (ReLU, LeakyReLU, Tanh, Sigmoid, GELU), Softmax, Identity.
+
+Each keeps from its forward pass exactly what its backward pass needs (ReLU, Tanh and Sigmoid reuse
+their output), and keeps the input's dtype: a float32 input gives float32 outputs and gradients.
+Scalar constants are Python floats, which NumPy never lets upcast a float32 array.
+
+``preferred_init`` tells a ``Sequential`` how to initialise the ``Linear`` layer in front of the
+activation: He for ReLU-like activations, Xavier for the symmetric, saturating ones.
+"""
+
+import math
+
+import numpy as np
+
+from ownnet import backend
+from ownnet.backend import cpu_kernels
+from ownnet.nn.module import Module
+
+
+def _gpu_kernels():
+    from ownnet.backend.cuda import kernels
+
+    return kernels
+
+
+class _FromOutput(Module):
+    """An activation whose derivative is a function of its output y (ReLU, tanh, sigmoid): forward
+    keeps y, backward is dL/dx = dL/dy * dy/dx(y). Each subclass writes that product with NumPy in
+    ``_grad_input``; the same arithmetic runs as one kernel named ``backward_kernel`` where there is
+    one: ``ownnet.backend.cuda.kernels`` on the GPU, ``ownnet.backend.cpu_kernels`` (``ownnet[fast]``)
+    on the CPU."""
+
+    backward_kernel = None
+
+    def __init__(self):
+        super().__init__()
+        self.out = None
+
+    def backward(self, grad_out):
+        out = self._saved(self.out)
+        self._check_grad_shape(grad_out, out.shape)
+        if backend.is_gpu_array(out):
+            return getattr(_gpu_kernels(), self.backward_kernel)(grad_out, out)
+        if cpu_kernels.elementwise_ready(grad_out, out):
+            return getattr(cpu_kernels, self.backward_kernel)(grad_out, out)
+        return self._grad_input(grad_out, out)
+
+    def _grad_input(self, grad_out, out):
+        raise NotImplementedError
+
+
+class ReLU(_FromOutput):
+    """``y = max(x, 0)``; dy/dx is 1 where the output is positive, else 0.
+
+    Shape: any ``(batch, ...)`` -> the same shape.
+    """
+
+    preferred_init = "he_uniform"
+    backward_kernel = "relu_backward"
+
+    def forward(self, x):
+        if cpu_kernels.elementwise_ready(x):
+            self.out = cpu_kernels.relu(x)  # the same, in one compiled pass (ownnet[fast])
+        else:
+            self.out = backend.xp_of(x).maximum(x, 0)
+        return self.out
+
+    def _grad_input(self, grad_out, out):
+        return grad_out * (out > 0)
+
+
+class LeakyReLU(Module):
+    """``y = x`` where ``x > 0``, else ``negative_slope * x`` (PyTorch's default slope 0.01).
+
+    Forward keeps the local slope dy/dx (1 or ``negative_slope``) and computes ``y = slope * x``;
+    backward is ``grad_out * slope``. (Arithmetic on the mask is several times faster than
+    ``where`` on a random-looking mask.)
+
+    Shape: any ``(batch, ...)`` -> the same shape.
+    """
+
+    preferred_init = "he_uniform"
+
+    def __init__(self, negative_slope=0.01):
+        super().__init__()
+        if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float)):
+            raise TypeError(f"LeakyReLU: negative_slope must be a number, got {negative_slope!r}")
+        if not math.isfinite(negative_slope):
+            raise ValueError(f"LeakyReLU: negative_slope must be a finite number, got {negative_slope!r}")
+        self.negative_slope = float(negative_slope)  # a Python float: never upcasts float32
+        self.slope = None
+
+    def forward(self, x):
+        slope = (x > 0).astype(x.dtype)  # 1.0 or 0.0 ...
+        slope *= 1.0 - self.negative_slope
+        slope += self.negative_slope  # ... now 1.0 or negative_slope
+        self.slope = slope
+        return x * slope
+
+    def backward(self, grad_out):
+        slope = self._saved(self.slope)
+        self._check_grad_shape(grad_out, slope.shape)
+        return grad_out * slope
+
+    def get_config(self):
+        return {"negative_slope": self.negative_slope}
+
+
+class Tanh(_FromOutput):
+    """``y = tanh(x)``; dy/dx = 1 - y^2, computed from the saved output.
+
+    Shape: any ``(batch, ...)`` -> the same shape.
+    """
+
+    preferred_init = "xavier_uniform"
+    backward_kernel = "tanh_backward"
+
+    def forward(self, x):
+        self.out = backend.xp_of(x).tanh(x)
+        return self.out
+
+    def _grad_input(self, grad_out, out):
+        grad = out * out
+        np.subtract(1, grad, out=grad)
+        grad *= grad_out
+        return grad
+
+
+class Sigmoid(_FromOutput):
+    """``y = 1 / (1 + exp(-x))``; dy/dx = y (1 - y), computed from the saved output.
+
+    Accurate for any ``x`` (no cancellation: 1 + exp(-x) >= 1). For very negative ``x``
+    (below about -88 in float32, -709 in float64), exp(-x) overflows to inf and 1 / (1 + inf) = 0,
+    which is the correctly rounded result: that one overflow is expected and silenced, so no warning.
+
+    Shape: any ``(batch, ...)`` -> the same shape.
+    """
+
+    preferred_init = "xavier_uniform"
+    backward_kernel = "sigmoid_backward"
+
+    def forward(self, x):
+        xp = backend.xp_of(x)
+        out = xp.negative(x)
+        with np.errstate(over="ignore"):
+            xp.exp(out, out=out)
+        out += 1
+        xp.reciprocal(out, out=out)
+        self.out = out
+        return out
+
+    def _grad_input(self, grad_out, out):
+        grad = 1 - out
+        grad *= out
+        grad *= grad_out
+        return grad
+
+
+class GELU(Module):
+    """Gaussian Error Linear Unit, as PyTorch defines it: ``y = x * Phi(x)``.
+
+    ``approximate="none"``: Phi(x) = (1 + erf(x / sqrt(2))) / 2, the standard normal CDF;
+    dy/dx = Phi(x) + x * phi(x), with phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
+
+    ``approximate="tanh"``: y = x * (1 + tanh(u)) / 2 with u = sqrt(2 / pi) * (x + 0.044715 x^3);
+    dy/dx = (1 + t) / 2 + x (1 - t^2) / 2 * sqrt(2 / pi) * (1 + 3 * 0.044715 x^2), t = tanh(u).
+
+    ``erf`` comes from SciPy (``scipy.special.erf``) when it is installed; otherwise from Python's
+    ``math.erf`` applied element by element (exact, but slower on large arrays; install SciPy for
+    speed). SciPy is not a dependency of ownnet.
+
+    Shape: any ``(batch, ...)`` -> the same shape.
+    """
+
+    preferred_init = "he_uniform"
+    _APPROXIMATIONS = ("none", "tanh")
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        if approximate not in self._APPROXIMATIONS:
+            raise ValueError(f"GELU: approximate must be one of {self._APPROXIMATIONS}, got {approximate!r}")
+        self.approximate = approximate
+        self.x = None
+        self.phi_or_t = None  # Phi(x) for "none", t = tanh(u) for "tanh"
+
+    def forward(self, x):
+        self.x = x
+        if self.approximate == "none":
+            cdf = _erf(x * _SQRT_HALF)
+            cdf += 1
+            cdf *= 0.5
+            self.phi_or_t = cdf
+            return x * cdf
+        t = x * x
+        t *= 0.044715
+        t += 1
+        t *= x
+        t *= _SQRT_2_OVER_PI
+        backend.xp_of(t).tanh(t, out=t)
+        self.phi_or_t = t
+        out = t + 1
+        out *= x
+        out *= 0.5
+        return out
+
+    def backward(self, grad_out):
+        x, saved = self._saved(self.x), self._saved(self.phi_or_t)
+        self._check_grad_shape(grad_out, x.shape)
+        grad = x * x
+        if self.approximate == "none":
+            grad *= -0.5
+            backend.xp_of(grad).exp(grad, out=grad)
+            grad *= _INV_SQRT_2PI  # phi(x)
+            grad *= x
+            grad += saved  # Phi(x) + x phi(x)
+        else:
+            t = saved
+            grad *= 3 * 0.044715
+            grad += 1
+            grad *= _SQRT_2_OVER_PI  # du/dx
+            grad *= 1 - t * t
+            grad *= x
+            grad += 1 + t
+            grad *= 0.5  # (1 + t) / 2 + x (1 - t^2) du/dx / 2
+        grad *= grad_out
+        return grad
+
+    def get_config(self):
+        return {"approximate": self.approximate}
+
+
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_erf_function = None
+
+
+def _erf(z):
+    """The error function of an array, in the array's dtype."""
+    global _erf_function
+    if backend.is_gpu_array(z):
+        from cupyx.scipy.special import erf
+
+        return erf(z)
+    if _erf_function is None:
+        _erf_function = _load_erf()
+    return _erf_function(z)
+
+
+def _load_erf():
+    """``scipy.special.erf`` if SciPy is installed, else Python's exact ``math.erf`` element by element."""
+    try:
+        from scipy.special import erf
+    except ImportError:
+        math_erf = np.frompyfunc(math.erf, 1, 1)  # gives an object array: convert back
+        return lambda z: np.asarray(math_erf(z), dtype=z.dtype)
+    return erf
+
+
+class Softmax(Module):
+    """``y_i = exp(x_i) / sum_j exp(x_j)`` along ``dim`` (the last axis by default).
+
+    Stable: the maximum along ``dim`` is subtracted first (softmax is unchanged by a shift).
+    Backward: dL/dx = y * (g - sum(g * y, dim)), with g = dL/dy (the Jacobian never built).
+    For classification, prefer logits with ``CrossEntropyLoss``, which fuses log-softmax.
+
+    Shape: any ``(batch, ...)`` -> the same shape.
+    """
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        if isinstance(dim, bool) or not isinstance(dim, int):
+            raise TypeError(f"Softmax: dim must be an integer, got {dim!r}")
+        self.dim = dim
+        self.out = None
+
+    def forward(self, x):
+        xp = backend.xp_of(x)
+        if not -x.ndim <= self.dim < x.ndim:
+            raise ValueError(f"{self.label}: dim={self.dim} is out of range for an input of shape {x.shape}")
+        out = x - x.max(axis=self.dim, keepdims=True)
+        xp.exp(out, out=out)
+        out /= out.sum(axis=self.dim, keepdims=True)
+        self.out = out
+        return out
+
+    def backward(self, grad_out):
+        out = self._saved(self.out)
+        self._check_grad_shape(grad_out, out.shape)
+        grad = grad_out * out
+        grad_out_dot_y = grad.sum(axis=self.dim, keepdims=True)
+        grad -= out * grad_out_dot_y  # y * g - y * sum(g * y)
+        return grad
+
+    def get_config(self):
+        return {"dim": self.dim}
+
+
+class Identity(Module):
+    """``y = x``: a placeholder layer (for example, to switch a block off without rewiring).
+
+    Shape: any -> the same shape.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.shape = None
+
+    def forward(self, x):
+        self.shape = x.shape
+        return x
+
+    def backward(self, grad_out):
+        self._check_grad_shape(grad_out, self._saved(self.shape))
+        return grad_out
