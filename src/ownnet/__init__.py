@@ -7,6 +7,7 @@
 """
 
 from ownnet import backend, datasets, distributed, metrics
+from ownnet._version import __version__
 from ownnet.backend import (
     get_backend,
     get_default_dtype,
@@ -78,5 +79,3 @@ from ownnet.train import (
     predict_classes,
     predict_proba,
 )
-
-__version__ = "0.1.0"

@@ -8,6 +8,17 @@ import math
 import os
 import sys
 
+from ownnet import metrics, plot
+from ownnet.apps import recipes
+from ownnet.apps.bench import main as bench_main
+from ownnet.apps.images import load_digit_image
+from ownnet.apps.lab import run_lab
+from ownnet.apps.serve import DashboardCallback, serve_main
+from ownnet.io import ModelFormatError, load
+from ownnet.io.onnx import export_file
+from ownnet.nn.mlp import activation_class
+from ownnet.train import predict, predict_proba
+
 
 class UsageError(Exception):
     """A user-facing problem with the command line or its files (exit code 2)."""
@@ -81,78 +92,92 @@ def _port(text):
 
 
 def build_parser():
-    from ownnet.apps import recipes
-
+    """The ``ownnet`` command line: one sub-command per task (``ownnet COMMAND --help`` for each)."""
     parser = _Parser(prog="ownnet", description="ownnet: neural networks from scratch on NumPy.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    train = commands.add_parser("train", help="train an MLP (default: MNIST to >= 98%% in seconds)")
-    train.add_argument("--recipe", choices=sorted(recipes.RECIPES), default="default",
-                       help="a preset: 'default' (fast, >= 98%%) or 'best' (the best plain MLP, slower)")
-    train.add_argument("--dataset", choices=recipes.DATASETS, help="default: mnist")
-    train.add_argument("--hidden", type=_hidden_sizes, help="hidden layer sizes, e.g. 512,256 ('' = none)")
-    train.add_argument("--activation", help="relu, leakyrelu, tanh, sigmoid, gelu, identity")
-    train.add_argument("--dropout", type=_fraction,
-                       help="dropout probability after each hidden layer, in [0, 1)")
-    train.add_argument("--optimizer", choices=recipes.OPTIMIZERS)
-    train.add_argument("--lr", type=_positive_float, help="learning rate")
-    train.add_argument("--momentum", type=_fraction, help="in [0, 1)")
-    train.add_argument("--weight-decay", type=_non_negative_float)
-    train.add_argument("--batch-size", type=_positive_int)
-    train.add_argument("--epochs", type=_positive_int)
-    train.add_argument("--schedule", choices=recipes.SCHEDULES)
-    train.add_argument("--seed", type=_seed)
-    train.add_argument("--dtype", choices=("float32", "float64"))
-    train.add_argument("--device", choices=("cpu", "gpu"),
-                       help="where to train (gpu: CuPy and an NVIDIA GPU, pip install 'ownnet[gpu]')")
-    train.add_argument("--limit", type=_positive_int, help="train on the first N samples only")
-    train.add_argument("--out", help="folder for metrics.json, model.safetensors, curves.png, checkpoint")
-    train.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    train.add_argument("--quiet", action="store_true", help="only the final line")
-    train.add_argument("--distributed", action="store_true",
-                       help="data-parallel on MPI: mpiexec -n 4 ownnet train --distributed "
-                            "(--batch-size is per rank; needs ownnet[mpi])")
-    train.add_argument("--dashboard", action="store_true",
-                       help="watch the training live in the browser at http://HOST:PORT/dashboard")
-    train.add_argument("--port", type=_port, default=8000, help="port of --dashboard (default 8000)")
-    train.add_argument("--host", default="127.0.0.1", help="address of --dashboard (default 127.0.0.1)")
-
-    evaluate = commands.add_parser("evaluate", help="accuracy, per-class precision/recall, confusion matrix")
-    evaluate.add_argument("model", help="a model file written by ownnet train / on.save")
-    evaluate.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist")
-    evaluate.add_argument("--out", help="folder for confusion.png and misclassified.png")
-
-    predict = commands.add_parser("predict", help="classify PNG/JPEG images of digits")
-    predict.add_argument("model")
-    predict.add_argument("images", nargs="+")
-
-    serve = commands.add_parser("serve", help="a local web page: draw a digit, watch the model classify it")
-    serve.add_argument("model", help="a model file written by ownnet train / on.save (784 inputs)")
-    serve.add_argument("--port", type=_port, default=8000, help="default 8000")
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (default 127.0.0.1: this computer only)")
-
-    lab = commands.add_parser("lab", help="the lab's study of 1-, 2- and 3-layer perceptrons, as a report")
-    lab.add_argument("--quick", action="store_true", help="a small version in about a minute")
-    lab.add_argument("--out", default="lab-report", help="folder for report.md and its figures")
-    lab.add_argument("--seed", type=_seed, default=0)
-
-    export = commands.add_parser("export", help="write a model file as ONNX (runs in ONNX Runtime)")
-    export.add_argument("model", help="a model file written by ownnet train / on.save")
-    export.add_argument("--onnx", required=True, metavar="OUT", help="the .onnx file to write")
-    export.add_argument("--input-shape", help="one sample's shape without the batch, e.g. 784 or 1,28,28 "
-                                              "(default: the first layer's input size)")
-    export.add_argument("--opset", type=_positive_int, help="ONNX opset version (default 17)")
-
+    _add_train(commands)
+    _add_evaluate(commands)
+    _add_predict(commands)
+    _add_serve(commands)
+    _add_lab(commands)
+    _add_export(commands)
     # Parsed by ownnet.apps.bench itself (main() hands it the rest of the command line).
     commands.add_parser("bench", add_help=False,
                         help="speed against PyTorch, scikit-learn and bare NumPy (see ownnet bench --help)")
     return parser
 
 
-def _cmd_train(args):
-    from ownnet.apps import recipes
+def _add_train(commands):
+    parser = commands.add_parser("train", help="train an MLP (default: MNIST to >= 98%% in seconds)")
+    parser.add_argument("--recipe", choices=sorted(recipes.RECIPES), default="default",
+                        help="a preset: 'default' (fast, >= 98%%) or 'best' (the best plain MLP, slower)")
+    parser.add_argument("--dataset", choices=recipes.DATASETS, help="default: mnist")
+    parser.add_argument("--hidden", type=_hidden_sizes, help="hidden layer sizes, e.g. 512,256 ('' = none)")
+    parser.add_argument("--activation", help="relu, leakyrelu, tanh, sigmoid, gelu, identity")
+    parser.add_argument("--dropout", type=_fraction,
+                        help="dropout probability after each hidden layer, in [0, 1)")
+    parser.add_argument("--optimizer", choices=recipes.OPTIMIZERS)
+    parser.add_argument("--lr", type=_positive_float, help="learning rate")
+    parser.add_argument("--momentum", type=_fraction, help="in [0, 1)")
+    parser.add_argument("--weight-decay", type=_non_negative_float)
+    parser.add_argument("--batch-size", type=_positive_int)
+    parser.add_argument("--epochs", type=_positive_int)
+    parser.add_argument("--schedule", choices=recipes.SCHEDULES)
+    parser.add_argument("--seed", type=_seed)
+    parser.add_argument("--dtype", choices=("float32", "float64"))
+    parser.add_argument("--device", choices=("cpu", "gpu"),
+                        help="where to train (gpu: CuPy and an NVIDIA GPU, pip install 'ownnet[gpu]')")
+    parser.add_argument("--limit", type=_positive_int, help="train on the first N samples only")
+    parser.add_argument("--out", help="folder for metrics.json, model.safetensors, curves.png, checkpoint")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    parser.add_argument("--quiet", action="store_true", help="only the final line")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel on MPI: mpiexec -n 4 ownnet train --distributed "
+                             "(--batch-size is per rank; needs ownnet[mpi])")
+    parser.add_argument("--dashboard", action="store_true",
+                        help="watch the training live in the browser at http://HOST:PORT/dashboard")
+    parser.add_argument("--port", type=_port, default=8000, help="port of --dashboard (default 8000)")
+    parser.add_argument("--host", default="127.0.0.1", help="address of --dashboard (default 127.0.0.1)")
 
+
+def _add_evaluate(commands):
+    parser = commands.add_parser("evaluate", help="accuracy, per-class precision/recall, confusion matrix")
+    parser.add_argument("model", help="a model file written by ownnet train / on.save")
+    parser.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist")
+    parser.add_argument("--out", help="folder for confusion.png and misclassified.png")
+
+
+def _add_predict(commands):
+    parser = commands.add_parser("predict", help="classify PNG/JPEG images of digits")
+    parser.add_argument("model")
+    parser.add_argument("images", nargs="+")
+
+
+def _add_serve(commands):
+    parser = commands.add_parser("serve", help="a local web page: draw a digit, watch the model classify it")
+    parser.add_argument("model", help="a model file written by ownnet train / on.save (784 inputs)")
+    parser.add_argument("--port", type=_port, default=8000, help="default 8000")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this computer only)")
+
+
+def _add_lab(commands):
+    parser = commands.add_parser("lab", help="the lab's study of 1-, 2- and 3-layer perceptrons, as a report")
+    parser.add_argument("--quick", action="store_true", help="a small version in about a minute")
+    parser.add_argument("--out", default="lab-report", help="folder for report.md and its figures")
+    parser.add_argument("--seed", type=_seed, default=0)
+
+
+def _add_export(commands):
+    parser = commands.add_parser("export", help="write a model file as ONNX (runs in ONNX Runtime)")
+    parser.add_argument("model", help="a model file written by ownnet train / on.save")
+    parser.add_argument("--onnx", required=True, metavar="OUT", help="the .onnx file to write")
+    parser.add_argument("--input-shape", help="one sample's shape without the batch, e.g. 784 or 1,28,28 "
+                                              "(default: the first layer's input size)")
+    parser.add_argument("--opset", type=_positive_int, help="ONNX opset version (default 17)")
+
+
+def _cmd_train(args):
     overrides = {"dataset": args.dataset, "hidden": args.hidden, "activation": args.activation,
                  "dropout": args.dropout, "optimizer": args.optimizer, "lr": args.lr,
                  "momentum": args.momentum, "weight_decay": args.weight_decay,
@@ -164,20 +189,14 @@ def _cmd_train(args):
                          "(created if missing)")
     if args.resume and not args.out:
         raise UsageError("ownnet train: --resume needs --out (the folder that holds the checkpoint)")
-    from ownnet.nn.mlp import activation_class
-
     try:
         activation_class(config["activation"])
     except ValueError as error:
         raise UsageError(f"ownnet train: --{error}") from None
-    from ownnet.io import ModelFormatError
-
     data, callbacks, dashboard = None, [], None
     if args.dashboard:
         if args.distributed:
             raise UsageError("ownnet train: --dashboard and --distributed do not go together")
-        from ownnet.apps.serve import DashboardCallback
-
         data = recipes.load_dataset(config["dataset"], config["dtype"], config["seed"])
         try:
             dashboard = DashboardCallback(port=args.port, host=args.host, epochs=config["epochs"],
@@ -189,9 +208,8 @@ def _cmd_train(args):
         callbacks.append(dashboard)
     try:
         if args.distributed:
-            from ownnet.distributed import train_from_config
-
-            _, _, result = train_from_config(config, out=args.out, resume=args.resume, verbose=not args.quiet)
+            _, _, result = recipes.train_distributed(config, out=args.out, resume=args.resume,
+                                                     verbose=not args.quiet)
             if result is None:  # not rank 0: rank 0 reports
                 return 0
         else:
@@ -210,8 +228,6 @@ def _cmd_train(args):
 
 
 def _load_model(path):
-    from ownnet.io import ModelFormatError, load
-
     try:
         return load(path)
     except FileNotFoundError:
@@ -221,12 +237,8 @@ def _load_model(path):
 
 
 def _cmd_evaluate(args):
-    from ownnet import metrics
-    from ownnet.apps.recipes import load_dataset
-    from ownnet.train.loop import predict
-
     model = _load_model(args.model)
-    _, (x_test, y_test) = load_dataset(args.dataset, model.dtype)
+    _, (x_test, y_test) = recipes.load_dataset(args.dataset, model.dtype)
     logits = predict(model, x_test)
     labels = logits.argmax(axis=1)
     n_classes = logits.shape[1]
@@ -240,8 +252,6 @@ def _cmd_evaluate(args):
     for row in matrix:
         print(" ".join(f"{v:5d}" for v in row))
     if args.out:
-        from ownnet import plot
-
         os.makedirs(args.out, exist_ok=True)
         confusion_png = os.path.join(args.out, "confusion.png")
         plot.confusion_matrix(matrix, path=confusion_png)
@@ -257,9 +267,6 @@ def _cmd_evaluate(args):
 
 
 def _cmd_predict(args):
-    from ownnet.apps.images import load_digit_image
-    from ownnet.train.loop import predict_proba
-
     model = _load_model(args.model)
     for path in args.images:
         try:
@@ -274,8 +281,6 @@ def _cmd_predict(args):
 
 
 def _cmd_serve(args):
-    from ownnet.apps.serve import serve_main
-
     model = _load_model(args.model)
     try:
         return serve_main(model, port=args.port, host=args.host)
@@ -287,16 +292,12 @@ def _cmd_serve(args):
 
 
 def _cmd_lab(args):
-    from ownnet.apps.lab import run_lab
-
     report = run_lab(args.out, quick=args.quick, seed=args.seed)
     print(f"report written to {report}")
     return 0
 
 
 def _cmd_export(args):
-    from ownnet.io.onnx import export_file
-
     model = _load_model(args.model)
     try:
         print(export_file(model, args.onnx, input_shape=args.input_shape, opset=args.opset))
@@ -308,8 +309,6 @@ def _cmd_export(args):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:
-        from ownnet.apps.bench import main as bench_main
-
         return bench_main(argv[1:])
     parser = build_parser()
     try:

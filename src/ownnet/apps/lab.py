@@ -13,8 +13,12 @@ import time
 
 import numpy as np
 
-from ownnet.io import atomic_write
-from ownnet.train.callbacks import Callback
+from ownnet.data.datasets import load_mnist
+from ownnet.files import atomic_write
+from ownnet.nn import CrossEntropyLoss, manual_seed, mlp
+from ownnet.optim import SGD
+from ownnet.plot import _pyplot
+from ownnet.train import Callback, evaluate, fit
 
 FULL = {"hidden": 256, "epochs": 30, "limit": None, "lr": 0.1, "batch_size": 64}
 QUICK = {"hidden": 64, "epochs": 4, "limit": 8000, "lr": 0.1, "batch_size": 64}
@@ -30,8 +34,6 @@ class WeightMonitor(Callback):
         self.max_abs_weight, self.grad_norm, self.train_accuracy = [], [], []
 
     def on_epoch_end(self, epoch, logs):
-        from ownnet.train.loop import evaluate
-
         linears = [p for name, p in self.run.model.named_parameters() if name.endswith("weight")]
         self.max_abs_weight.append([float(np.abs(p.data).max()) for p in linears])
         self.grad_norm.append([float(np.linalg.norm(p.grad)) for p in linears])
@@ -47,13 +49,6 @@ def _runs():
 
 def run_lab(out, quick=False, seed=0, data=None):
     """Train every configuration and write ``out/report.md`` (+ figures, ``results.json``)."""
-    from ownnet.datasets import load_mnist
-    from ownnet.nn.init import manual_seed
-    from ownnet.nn.losses import CrossEntropyLoss
-    from ownnet.nn.mlp import mlp
-    from ownnet.optim import SGD
-    from ownnet.train.loop import evaluate, fit
-
     settings = QUICK if quick else FULL
     os.makedirs(out, exist_ok=True)
     (x_train, y_train), (x_test, y_test) = data or load_mnist()
@@ -90,7 +85,6 @@ def run_lab(out, quick=False, seed=0, data=None):
 
 def _figures(out, results):
     try:
-        from ownnet.plot import _pyplot
         plt = _pyplot()
     except ImportError:
         return {}
@@ -142,9 +136,20 @@ def _by_name(results):
 
 
 def _report(results, settings, figures):
+    """The text of report.md: the settings, a table of the results, the figures, then the answers to the
+    lab's four questions, each with the measured numbers."""
     r = _by_name(results)
     val = {name: item["history"]["val_accuracy"][-1] for name, item in r.items()}
     train = {name: item["train_accuracy"][-1] for name, item in r.items()}
+    first_epoch = {name: item["history"]["val_accuracy"][0] for name, item in r.items()}
+    lines = _results_table(results, settings, figures, val, train)
+    lines += _activation_and_depth(r, val, first_epoch)
+    lines += _deeper_and_weights(r, val, train, first_epoch, settings["epochs"])
+    return "\n".join(lines)
+
+
+def _results_table(results, settings, figures, val, train):
+    """The title, the settings, one table row per model and the figures."""
     lines = [
         "# The lab: 1-, 2- and 3-layer perceptrons on MNIST",
         "",
@@ -165,19 +170,16 @@ def _report(results, settings, figures):
     for key, title in (("accuracy", "Accuracy"), ("weights", "Weights and gradients")):
         if key in figures:
             lines += ["", f"![{title}]({figures[key]})"]
+    return lines
+
+
+def _activation_and_depth(r, val, first_epoch):
+    """Questions 1 (does the activation matter?) and 2 (2 or 3 layers?)."""
     best2 = max((n for n in r if n.startswith("2-")), key=val.get)
     best3 = max((n for n in r if n.startswith("3-")), key=val.get)
     worst2 = min((n for n in r if n.startswith("2-")), key=val.get)
-    first_epoch = {name: item["history"]["val_accuracy"][0] for name, item in r.items()}
-    sig2, sig3 = r["2-layer sigmoid"], r["3-layer sigmoid"]
-    grads3 = sig3["grad_norm"][0]
-    gaps = {name: train[name] - val[name] for name in r}
-    gap_name = max(gaps, key=gaps.get)
-    peak = {name: int(np.argmax(item["history"]["val_accuracy"])) + 1 for name, item in r.items()}
-    growth = {name: item["max_abs_weight"][-1][0] / item["max_abs_weight"][0][0] for name, item in r.items()}
-    last_epoch = settings["epochs"]
     third = val[best3] - val[best2]
-    lines += [
+    return [
         "",
         "## 1. Does the activation between the layers matter?",
         f"Yes. Among the 2-layer nets the best is {best2} ({val[best2]:.4f} validation accuracy) and the "
@@ -196,6 +198,18 @@ def _report(results, settings, figures):
         + ("On MNIST one hidden layer does almost all of the work; the third layer is not worth much."
            if third < 0.003 else "Here the third layer pays for itself."),
         "",
+    ]
+
+
+def _deeper_and_weights(r, val, train, first_epoch, last_epoch):
+    """Questions 3 (what goes wrong as depth grows?) and 4 (how do the weights behave?)."""
+    sig2, sig3 = r["2-layer sigmoid"], r["3-layer sigmoid"]
+    grads3 = sig3["grad_norm"][0]
+    gaps = {name: train[name] - val[name] for name in r}
+    gap_name = max(gaps, key=gaps.get)
+    peak = {name: int(np.argmax(item["history"]["val_accuracy"])) + 1 for name, item in r.items()}
+    growth = {name: item["max_abs_weight"][-1][0] / item["max_abs_weight"][0][0] for name, item in r.items()}
+    return [
         "## 3. What goes wrong as depth grows?",
         f"Sigmoid: after one epoch the 3-layer net is at {first_epoch['3-layer sigmoid']:.4f} against "
         f"{first_epoch['2-layer sigmoid']:.4f} for 2 layers "
@@ -219,4 +233,3 @@ def _report(results, settings, figures):
         "the final max |w| of every layer, the figure the whole course.",
         "",
     ]
-    return "\n".join(lines)

@@ -25,8 +25,15 @@ import os
 import numpy as np
 
 from ownnet import backend
-from ownnet.io import atomic_write
+from ownnet._version import __version__
+from ownnet.files import atomic_write
+from ownnet.io.modelfile import load
+from ownnet.nn.activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from ownnet.nn.containers import Concat, Residual, Sequential
+from ownnet.nn.linear import Linear
 from ownnet.nn.module import Module
+from ownnet.nn.regularization import BatchNorm1d, Dropout
+from ownnet.nn.shape import Flatten
 
 __all__ = ["DEFAULT_OPSET", "MIN_OPSET", "build_onnx_model", "export_file", "export_onnx", "exportable_types",
            "parse_input_shape"]
@@ -227,12 +234,6 @@ def _concat(module, graph, x, shape, where, prefix):
 
 
 def _converters():
-    from ownnet.nn.activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-    from ownnet.nn.containers import Concat, Residual, Sequential
-    from ownnet.nn.linear import Linear
-    from ownnet.nn.regularization import BatchNorm1d, Dropout
-    from ownnet.nn.shape import Flatten
-
     return {
         Linear: _linear, ReLU: _elementwise("Relu"), LeakyReLU: _leaky_relu, Tanh: _elementwise("Tanh"),
         Sigmoid: _elementwise("Sigmoid"), GELU: _gelu, Softmax: _softmax, Identity: _elementwise("Identity"),
@@ -313,8 +314,6 @@ def build_onnx_model(model, input_shape=None, opset=DEFAULT_OPSET):
         [helper.make_tensor_value_info("output", elem_type, list(out_shape))],
         initializer=graph.initializers,
         doc_string=f"Exported by ownnet from {type(model).__name__} (inference form)")
-    from ownnet import __version__
-
     proto = helper.make_model_gen_version(onnx_graph, opset_imports=[helper.make_opsetid("", opset)],
                                           producer_name="ownnet", producer_version=__version__)
     if proto.ByteSize() >= 2**31:
@@ -378,8 +377,6 @@ def export_file(model, onnx_path, input_shape=None, opset=DEFAULT_OPSET):
     if isinstance(input_shape, str):
         input_shape = parse_input_shape(input_shape)
     if not isinstance(model, Module):
-        from ownnet.io import load
-
         model = load(model)
     proto = build_onnx_model(model, input_shape, opset)
     path = _write(proto, onnx_path)

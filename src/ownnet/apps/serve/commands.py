@@ -2,10 +2,14 @@
 
 import sys
 
+from ownnet.apps.serve.predictor import Predictor
+from ownnet.apps.serve.server import make_server
+from ownnet.data.datasets import load_mnist
+from ownnet.io import load
+from ownnet.nn.module import Module
+
 
 def _mnist_test_set():
-    from ownnet.datasets import load_mnist
-
     _, (x_test, y_test) = load_mnist()
     return x_test, y_test
 
@@ -18,11 +22,6 @@ def serve_main(model, port=8000, host="127.0.0.1", samples="mnist", log_requests
     ``ModelFormatError`` (a bad file), ``ValueError`` (a model that does not take 784 inputs) and
     ``OSError`` (the port is taken).
     """
-    from ownnet.apps.serve.predictor import Predictor
-    from ownnet.apps.serve.server import make_server
-    from ownnet.io import load
-    from ownnet.nn.module import Module
-
     predictor = Predictor(model if isinstance(model, Module) else load(model))
     server = make_server(predictor=predictor, samples=_mnist_test_set if samples == "mnist" else samples,
                          host=host, port=port, log_requests=log_requests)

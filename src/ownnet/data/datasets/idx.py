@@ -18,7 +18,7 @@ import zlib
 
 import numpy as np
 
-from ownnet.io import atomic_write
+from ownnet.files import atomic_write
 
 GZIP_MAGIC = b"\x1f\x8b"
 

