@@ -11,11 +11,7 @@ Arrays are indexed on their first axis: ``x`` has shape ``(samples, ...)`` and `
 Nothing here copies a whole dataset per epoch: a batch is gathered when it is needed.
 """
 
-from ownnet.data.checks import as_samples, check_same_length, positive_int
 from ownnet.data.loader import DataLoader, batch_buffer, gather
 from ownnet.data.preprocessing import Standardizer, one_hot, train_test_split
 
 __all__ = ["DataLoader", "Standardizer", "batch_buffer", "gather", "one_hot", "train_test_split"]
-
-# The names ownnet.distributed imports from here (its ShardedLoader checks its arguments as DataLoader does).
-_as_samples, _check_same_length, _positive_int = as_samples, check_same_length, positive_int
