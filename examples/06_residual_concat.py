@@ -37,9 +37,10 @@ def parse_args(argv, name):
 
 
 def deep_tanh_net(depth, width, residual):
-    model = on.Sequential(on.Linear(2, width), on.Tanh())
+    # Xavier initialisation before tanh (Linear's default, He, is for ReLU); mlp(...) would choose it
+    model = on.Sequential(on.Linear(2, width, init="xavier_uniform"), on.Tanh())
     for _ in range(depth):
-        block = on.Sequential(on.Linear(width, width), on.Tanh())
+        block = on.Sequential(on.Linear(width, width, init="xavier_uniform"), on.Tanh())
         model.add(on.Residual(block) if residual else block)
     model.add(on.Linear(width, 3))
     return model

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ownnet.nn.activations import ReLU, Tanh
+from ownnet.nn.activations import ReLU, Sigmoid, Tanh
 from ownnet.nn.containers import Concat, Residual, Sequential
 from ownnet.nn.linear import Linear
 
@@ -107,3 +107,27 @@ def test_nested_containers_chain_correctly():
     names = [name for name, _ in model.named_parameters()]
     assert names[:2] == ["0.0.0.weight", "0.0.0.bias"] and names[-1] == "2.bias"
     assert names[2:6] == ["1.0.weight", "1.0.bias", "1.1.weight", "1.1.bias"]
+
+
+# --- containers never change the layers they are given -------------------------------------------
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+@pytest.mark.parametrize(("wrap", "expected"), [
+    (lambda lin: Sequential(lin, Tanh()), lambda x, z: np.tanh(z)),
+    (lambda lin: Residual(Sequential(lin, Tanh())), lambda x, z: x + np.tanh(z)),
+    (lambda lin: Sequential(Residual(Sequential(lin, Sigmoid())), Tanh()),
+     lambda x, z: np.tanh(x + _sigmoid(z))),
+    (lambda lin: Concat(Sequential(lin, Sigmoid()), Sequential(Linear(5, 2), Tanh())),
+     lambda x, z: _sigmoid(z)),
+])
+def test_weights_set_before_composing_are_kept(wrap, expected):
+    # issue 16: a Sequential used to re-draw a Linear followed by tanh or sigmoid
+    known, bias = np.arange(25.0).reshape(5, 5) / 50 - 0.25, np.linspace(-0.2, 0.2, 5)
+    lin = _linear(known, bias)
+    model = wrap(lin)
+    np.testing.assert_array_equal(lin.weight.data, known)
+    np.testing.assert_array_equal(lin.bias.data, bias)
+    x = np.random.default_rng(0).standard_normal((4, 5))
+    np.testing.assert_allclose(model.forward(x)[:, :5], expected(x, x @ known + bias))

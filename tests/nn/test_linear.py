@@ -56,24 +56,46 @@ def test_initial_weights_have_the_scheme_standard_deviation(init, expected_std):
     assert not layer.bias.data.any()
 
 
-@pytest.mark.parametrize(("activation", "expected_std"), [
-    (ReLU, math.sqrt(2 / 1000)),
-    (LeakyReLU, math.sqrt(2 / 1000)),
-    (GELU, math.sqrt(2 / 1000)),
-    (Tanh, math.sqrt(2 / 1500)),
-    (Sigmoid, math.sqrt(2 / 1500)),
-])
-def test_auto_init_follows_the_next_activation_in_a_sequential(activation, expected_std):
+def test_the_default_is_he_uniform_and_auto_is_its_old_name():
     manual_seed(1)
-    model = Sequential(Linear(1000, 500), activation())
-    assert abs(model[0].weight.data.std() / expected_std - 1) < 0.01
-    assert model[0].get_config()["init"] == "auto"
+    default = Linear(1000, 500)
+    manual_seed(1)
+    auto = Linear(1000, 500, init="auto")  # the default's name in older versions and model files
+    np.testing.assert_array_equal(auto.weight.data, default.weight.data)
+    assert default.get_config()["init"] == auto.get_config()["init"] == "he_uniform"
+    assert abs(default.weight.data.std() / math.sqrt(2 / 1000) - 1) < 0.01
 
 
-def test_an_explicit_init_is_kept_in_a_sequential():
+@pytest.mark.parametrize("activation", [ReLU, LeakyReLU, GELU, Tanh, Sigmoid])
+@pytest.mark.parametrize("init", ["he_uniform", "auto", "xavier_normal"])
+def test_a_sequential_never_redraws_the_weights_of_a_linear(activation, init):
+    manual_seed(1)
+    layer = Linear(50, 40, init=init)
+    drawn = layer.weight.data.copy()
+    model = Sequential(layer, activation())
+    assert model[0] is layer
+    np.testing.assert_array_equal(layer.weight.data, drawn)
+
+
+def test_an_old_model_file_with_init_auto_still_loads(tmp_path):
+    import json
+
+    from ownnet.io import load, read_tensors, save, write_tensors
+
     manual_seed(2)
-    model = Sequential(Linear(1000, 500, init="he_normal"), Tanh())
-    assert abs(model[0].weight.data.std() / math.sqrt(2 / 1000) - 1) < 0.01
+    model = Sequential(Linear(6, 5), Tanh(), Linear(5, 3))
+    new_file = save(model, tmp_path / "new.safetensors")
+    tensors, metadata = read_tensors(new_file)
+    architecture = json.loads(metadata["architecture"])
+    for node in architecture["children"]:
+        if node["type"] == "Linear":
+            node["config"]["init"] = "auto"  # as older versions saved it
+    metadata["architecture"] = json.dumps(architecture)
+    old_file = write_tensors(tmp_path / "old.safetensors", tensors, metadata)
+    loaded = load(old_file)
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(loaded.state_dict()[name], value)
+    assert loaded[0].get_config()["init"] == "he_uniform"
 
 
 def test_manual_seed_makes_weights_reproducible():
@@ -100,7 +122,7 @@ def test_without_bias():
     assert [name for name, _ in layer.named_parameters()] == ["weight"]
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     np.testing.assert_allclose(layer.forward(x), x @ layer.weight.data)
-    assert layer.get_config() == {"in_features": 3, "out_features": 2, "bias": False, "init": "auto"}
+    assert layer.get_config() == {"in_features": 3, "out_features": 2, "bias": False, "init": "he_uniform"}
 
 
 def test_dtype_float64_on_request_and_float32_by_default():

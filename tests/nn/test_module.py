@@ -126,7 +126,7 @@ def test_repr_shows_the_architecture_and_the_parameter_count():
     model = Sequential(Linear(784, 128), ReLU(), Dropout(0.1), Linear(128, 10))
     text = repr(model)
     assert text.splitlines()[0] == "Sequential("
-    assert "(0): Linear(in_features=784, out_features=128, bias=True, init='auto')" in text
+    assert "(0): Linear(in_features=784, out_features=128, bias=True, init='he_uniform')" in text
     assert "(1): ReLU()" in text and "(2): Dropout(p=0.1)" in text
     assert text.endswith(")  # 101,770 parameters")
 

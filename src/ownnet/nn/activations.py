@@ -4,7 +4,7 @@ Each keeps from its forward pass exactly what its backward pass needs (ReLU, Tan
 their output), and keeps the input's dtype: a float32 input gives float32 outputs and gradients.
 Scalar constants are Python floats, which NumPy never lets upcast a float32 array.
 
-``preferred_init`` tells a ``Sequential`` how to initialise the ``Linear`` layer in front of the
+``preferred_init`` tells ``mlp`` how to initialise the ``Linear`` layer it puts in front of the
 activation: He for ReLU-like activations, Xavier for the symmetric, saturating ones.
 """
 

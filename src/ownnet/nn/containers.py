@@ -13,8 +13,8 @@ class Sequential(Module):
     """Layers applied one after the other: ``Sequential(Linear(784, 128), ReLU(), Linear(128, 10))``.
 
     Shape: whatever the first layer takes -> whatever the last layer gives. ``add(layer)`` appends,
-    as in the lesson. A ``Linear`` with ``init="auto"`` keeps He initialisation unless the layer
-    after it prefers another one (tanh and sigmoid prefer Xavier).
+    as in the lesson. Like every container it never changes the layers it is given: their weights
+    are the ones they were created (or loaded) with.
     """
 
     def __init__(self, *layers):
@@ -26,10 +26,6 @@ class Sequential(Module):
         self.add_child(layer)
         index = len(self._children) - 1
         layer.label = f"{type(layer).__name__} (layer {index} of the Sequential)"
-        previous = self._children[index - 1] if index else None
-        wanted = getattr(layer, "preferred_init", None)
-        if wanted and getattr(previous, "init", None) == "auto" and wanted != "he_uniform":
-            previous.reset_parameters(wanted)
         return self
 
     @property

@@ -1,7 +1,10 @@
 """Weight initialisation schemes for ``Linear``: He/Kaiming and Xavier/Glorot, uniform and normal.
 
 He keeps the variance of activations constant through ReLU-like layers (gain sqrt(2)); Xavier keeps
-it constant through symmetric ones such as tanh (averaging fan-in and fan-out).
+it constant through symmetric ones such as tanh (averaging fan-in and fan-out). ``Linear`` draws He
+uniform unless told otherwise; ``mlp`` asks its activation (``preferred_init``: Xavier for tanh and
+sigmoid) when it builds the layers. ``"auto"``, the default name saved by older versions, means He
+uniform, so their model files still load.
 """
 
 import math
@@ -15,6 +18,7 @@ _ALIASES = {
     "kaiming_normal": "he_normal",
     "glorot_uniform": "xavier_uniform",
     "glorot_normal": "xavier_normal",
+    "auto": "he_uniform",  # older versions' default (a Sequential could then switch it to Xavier)
 }
 SCHEMES = ("he_uniform", "he_normal", "xavier_uniform", "xavier_normal", "zeros")
 

@@ -13,9 +13,11 @@ class Linear(Module):
     Shape: input ``(batch, in_features)`` -> output ``(batch, out_features)``;
     ``weight`` is ``(in_features, out_features)``, ``bias`` is ``(out_features,)``.
 
-    ``init`` is one of ``"he_uniform"``, ``"he_normal"``, ``"xavier_uniform"``, ``"xavier_normal"``
-    (``kaiming_*``/``glorot_*`` aliases) or ``"auto"``: He, except that in a ``Sequential`` a layer
-    followed by tanh or sigmoid (activations whose ``preferred_init`` is Xavier) gets Xavier.
+    ``init`` is one of ``"he_uniform"`` (the default), ``"he_normal"``, ``"xavier_uniform"``,
+    ``"xavier_normal"``, ``"zeros"`` (``kaiming_*``/``glorot_*`` aliases; ``"auto"``, the name older
+    versions saved, means ``"he_uniform"``). The weights are drawn once, here: putting the layer in a
+    ``Sequential``, ``Residual`` or ``Concat`` never changes them. Before tanh or sigmoid choose
+    ``init="xavier_uniform"`` yourself; ``mlp(..., activation="tanh")`` does it for its layers.
 
     Example::
 
@@ -24,26 +26,20 @@ class Linear(Module):
         grad_x = layer.backward(g)     # g: (batch, 10); adds into layer.weight.grad, layer.bias.grad
     """
 
-    def __init__(self, in_features, out_features, bias=True, init="auto", dtype=None):
+    def __init__(self, in_features, out_features, bias=True, init="he_uniform", dtype=None):
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"Linear: {name} must be a positive integer, got {value!r}")
         in_features, out_features = int(in_features), int(out_features)  # NumPy integers too
         self.in_features, self.out_features, self.has_bias = in_features, out_features, bool(bias)
-        self.init = init if init == "auto" else resolve_scheme(init)
-        self.weight = self.add_parameter("weight", initial_weight(
-            "he_uniform" if init == "auto" else init, in_features, out_features, dtype))
+        self.init = resolve_scheme(init)
+        self.weight = self.add_parameter("weight",
+                                         initial_weight(self.init, in_features, out_features, dtype))
         self.bias = None
         if self.has_bias:
             self.bias = self.add_parameter("bias", backend.zeros((out_features,), dtype))
         self.x = None
-
-    def reset_parameters(self, scheme):
-        """Draw new weights with ``scheme`` (bias back to zero)."""
-        self.weight.data[...] = initial_weight(scheme, self.in_features, self.out_features, self.dtype)
-        if self.bias is not None:
-            self.bias.data.fill(0)
 
     def forward(self, x):
         if x.ndim != 2 or x.shape[1] != self.in_features:

@@ -26,6 +26,10 @@ def mlp(sizes, activation="relu", dropout=0.0, batch_norm=False, dtype=None):
     cross-entropy loss).
 
     Shape: ``(batch, sizes[0])`` -> ``(batch, sizes[-1])``.
+
+    Initialisation: a Linear followed by the activation is drawn with the activation's
+    ``preferred_init`` (Xavier uniform for tanh and sigmoid, He uniform for ReLU-like ones); the others
+    (the output layer, and with ``batch_norm`` the layers followed by BatchNorm1d) He uniform.
     """
     sizes = list(sizes)
     if len(sizes) < 2:
@@ -37,10 +41,12 @@ def mlp(sizes, activation="relu", dropout=0.0, batch_norm=False, dtype=None):
     if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
     act = activation_class(activation)
+    hidden_init = "he_uniform" if batch_norm else getattr(act, "preferred_init", "he_uniform")
     model = Sequential()
     for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        model.add(Linear(fan_in, fan_out, dtype=dtype))
-        if index < len(sizes) - 2:
+        hidden = index < len(sizes) - 2
+        model.add(Linear(fan_in, fan_out, init=hidden_init if hidden else "he_uniform", dtype=dtype))
+        if hidden:
             if batch_norm:
                 from ownnet.nn.regularization import BatchNorm1d
 
