@@ -17,7 +17,7 @@ evaluation set lose precision in float32.
 import numpy as np
 
 from ownnet import backend
-from ownnet.backend import cpu_kernels
+from ownnet.backend.ops import ops_for_device
 
 
 # --- turning inputs into labels ---------------------------------------------------------------------
@@ -101,14 +101,15 @@ def zero_one_loss(y_true, y_pred, threshold=0.5):
 
 
 def _counted_hits(y_true, y_pred):
-    """The common case — integer labels and a (batch, classes) array of scores, both NumPy — counted in
-    one compiled pass (``ownnet[fast]``; ``fit`` asks for the accuracy at every step); None where that
-    does not apply (then the checks and the NumPy code above run, and raise what they raise)."""
+    """The common case — integer labels and a (batch, classes) array of scores, both NumPy — counted by
+    the host's ops in one pass (``count_correct``: one compiled loop with ``ownnet[fast]``; ``fit`` asks
+    for the accuracy at every step); None where that does not apply (then the checks and the code
+    above run, and raise what they raise)."""
     if not (isinstance(y_true, np.ndarray) and y_true.ndim == 1 and y_true.dtype.kind in "iu"
-            and cpu_kernels.elementwise_ready(y_pred) and y_pred.ndim == 2 and y_pred.shape[1] > 1
-            and y_pred.shape[0] == y_true.shape[0]):
+            and isinstance(y_pred, np.ndarray) and y_pred.dtype.kind == "f" and y_pred.ndim == 2
+            and y_pred.shape[1] > 1 and y_pred.shape[0] == y_true.shape[0] > 0):
         return None
-    hits = cpu_kernels.count_correct(y_pred, y_true)
+    hits = ops_for_device("cpu").count_correct(y_true, y_pred)
     return None if hits < 0 else hits  # a negative label: the checks report it
 
 

@@ -10,6 +10,7 @@ import pytest
 
 import ownnet as on
 from ownnet.backend import cpu_kernels
+from ownnet.backend.ops import NumpyOps
 
 OPTIMIZERS = [
     lambda p: on.SGD(p, lr=0.1),
@@ -70,7 +71,8 @@ def test_switched_off_the_numpy_code_runs(monkeypatch):
         model.weight.grad = np.ones((3, 2), np.float32)
         model.bias.grad = np.ones(2, np.float32)
         optimizer.step()
-        assert optimizer._scratch is not None  # the NumPy path's buffers
+        assert type(optimizer.ops) is NumpyOps  # the reference, chosen when the optimizer was made
+        assert "scratch" in optimizer._work[0]  # the NumPy rule's buffers
     finally:
         cpu_kernels.set_enabled(True)
 

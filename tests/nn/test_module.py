@@ -259,3 +259,22 @@ def test_modules_walks_the_whole_tree_depth_first():
     assert [type(m).__name__ for m in model.modules()] == [
         "Sequential", "Linear", "Residual", "Sequential", "Linear", "Tanh", "Concat", "ReLU", "Linear"]
     assert list(ReLU().modules())[0].label == "ReLU"
+
+
+def test_modules_take_their_ops_when_built_and_when_moved():
+    from ownnet.backend import cpu_kernels, ops_for_device
+    from ownnet.backend.ops import NumpyOps
+
+    model = Sequential(Linear(3, 4), ReLU(), Residual(Sequential(Linear(4, 4))))
+    cpu_ops = ops_for_device("cpu")
+    assert all(m.ops is cpu_ops for m in model.modules()) and model.parameters()[0].ops is cpu_ops
+    cpu_kernels.set_enabled(False)  # the CPU's ops become the NumPy reference for what chooses next
+    try:
+        assert model.parameters()[0].ops is cpu_ops  # chosen once: not re-chosen at every call
+        model.to("cpu")  # moving walks the tree and takes the ops again
+        assert all(type(m.ops) is NumpyOps for m in model.modules())
+        p = model.parameters()[0]
+        p.grad = np.zeros(p.shape, np.float32)  # a new gradient array: its device's ops
+        assert type(p.ops) is NumpyOps
+    finally:
+        cpu_kernels.set_enabled(True)

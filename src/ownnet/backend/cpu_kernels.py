@@ -6,9 +6,13 @@ a CPU step after the matrix products. The activations' element-wise passes are s
 (ReLU's backward is a comparison, a temporary mask and a product), and the softmax cross-entropy of a
 (128, 10) batch is a dozen NumPy calls on tiny arrays. With Numba installed
 (``pip install 'ownnet[fast]'``) one loop does the same arithmetic, element by element, in the same
-order and the same dtype: the updates and activations give bitwise the NumPy code's results; the
-cross-entropy sums its row in another order, so it agrees to a few ulps (the tests compare them all).
-Without Numba, or with ``OWNNET_NUMBA=0``, the NumPy code runs. The functions mirror
+order and the same dtype: the updates and activations give bitwise the NumPy reference's results
+(``ownnet.backend.ops.numpy_ops``); the cross-entropy sums its row in another order, so it agrees to a
+few ulps (``tests/backend/test_ops.py`` compares them all).
+
+``ownnet.backend.ops.numba_ops.NumbaOps`` calls these functions where the arrays suit them
+(``elementwise_ready``); the CPU gets those ops where ``available()`` (Numba installed, not switched off
+by ``OWNNET_NUMBA=0`` or ``set_enabled(False)``), else the NumPy reference. The functions mirror
 ``ownnet.backend.cuda.kernels``.
 """
 
@@ -19,36 +23,50 @@ import numpy as np
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
-_compiled = None  # the kernels once compiled, False when Numba is missing or switched off
+_compiled = None  # name -> compiled kernel once compiled; {} where Numba is missing
+_switched_on = None  # None: read OWNNET_NUMBA at the next check
 
 
 def available():
-    """Whether the compiled kernels can be used (Numba installed and not ``OWNNET_NUMBA=0``)."""
-    global _compiled
-    if _compiled is None:
-        _compiled = _compile() if os.environ.get("OWNNET_NUMBA", "1") != "0" else False
-    return _compiled is not False
+    """Whether the compiled kernels are in use (Numba installed and not switched off)."""
+    global _switched_on
+    if _switched_on is None:
+        _switched_on = os.environ.get("OWNNET_NUMBA", "1") != "0"
+    return _switched_on and bool(_kernels())
 
 
 def set_enabled(enabled):
-    """Switch the compiled kernels off (False) or back on where Numba exists (True)."""
+    """Switch the compiled kernels off (False) or back on where Numba exists and ``OWNNET_NUMBA`` allows
+    (True). Ops chosen before keep theirs; what chooses its ops afterwards follows the switch."""
+    global _switched_on
+    _switched_on = None if enabled else False
+
+
+def _kernels():
     global _compiled
-    _compiled = None if enabled else False
+    if _compiled is None:
+        _compiled = _compile()
+    return _compiled
 
 
 def _compile():
     try:
         import numba
     except ImportError:
-        return False
+        return {}
     try:
-        return _kernels(numba, cache=True)
+        return _all_kernels(numba, cache=True)
     except RuntimeError:  # no writable place for Numba's on-disk cache: compile in memory each run
-        return _kernels(numba, cache=False)
+        return _all_kernels(numba, cache=False)
 
 
-def _kernels(numba, cache):
-    @numba.njit(cache=cache)
+def _all_kernels(numba, cache):
+    jit = numba.njit(cache=cache)
+    return {**_optimizer_kernels(jit), **_activation_kernels(jit), **_loss_kernels(jit)}
+
+
+def _optimizer_kernels(jit):
+    @jit
     def sgd(p, g, b, lr, wd, momentum, one_minus_dampening, dampened, nesterov, first):
         for i in range(p.size):
             d = p[i] * wd + g[i] if wd != 0 else g[i]  # the L2 term first, as grad + wd * data
@@ -64,14 +82,14 @@ def _kernels(numba, cache):
                 step = bi * momentum + d if nesterov else bi
             p[i] = p[i] - step * lr
 
-    @numba.njit(cache=cache)
+    @jit
     def sgd_momentum(p, g, b, lr, momentum):  # the common case (no L2, dampening or Nesterov), unbranched
         for i in range(p.size):
             bi = b[i] * momentum + g[i]
             b[i] = bi
             p[i] = p[i] - bi * lr
 
-    @numba.njit(cache=cache)
+    @jit
     def adam(p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, step_size, bias2_sqrt,
              wd, decay, decoupled):
         for i in range(p.size):
@@ -84,9 +102,13 @@ def _kernels(numba, cache):
             v[i] = vi
             p[i] = p[i] - (mi / (np.sqrt(vi) / bias2_sqrt + eps)) * step_size
 
-    # activations: x, y and dL/dy flat and C-contiguous, the result a new flat array; ``one`` is 1 in
-    # the arrays' dtype (a Python 1 would make Numba compute a float32 array's arithmetic in float64)
-    @numba.njit(cache=cache)
+    return {"sgd": sgd, "sgd_momentum": sgd_momentum, "adam": adam}
+
+
+def _activation_kernels(jit):
+    # x, y and dL/dy flat and C-contiguous, the result a new flat array; ``one`` is 1 in the arrays'
+    # dtype (a Python 1 would make Numba compute a float32 array's arithmetic in float64)
+    @jit
     def relu(x, one):
         y = np.empty_like(x)
         zero = one - one
@@ -94,7 +116,7 @@ def _kernels(numba, cache):
             y[i] = zero if x[i] < zero else x[i]  # max(x, 0): NaN stays NaN, as in np.maximum
         return y
 
-    @numba.njit(cache=cache)
+    @jit
     def relu_backward(g, y, one):
         dx = np.empty_like(g)
         zero = one - one
@@ -102,21 +124,26 @@ def _kernels(numba, cache):
             dx[i] = g[i] if y[i] > zero else zero
         return dx
 
-    @numba.njit(cache=cache)
+    @jit
     def tanh_backward(g, y, one):
         dx = np.empty_like(g)
         for i in range(g.size):
             dx[i] = (one - y[i] * y[i]) * g[i]
         return dx
 
-    @numba.njit(cache=cache)
+    @jit
     def sigmoid_backward(g, y, one):
         dx = np.empty_like(g)
         for i in range(g.size):
             dx[i] = ((one - y[i]) * y[i]) * g[i]
         return dx
 
-    @numba.njit(cache=cache)
+    return {"relu": relu, "relu_backward": relu_backward, "tanh_backward": tanh_backward,
+            "sigmoid_backward": sigmoid_backward}
+
+
+def _loss_kernels(jit):
+    @jit
     def softmax_cross_entropy(z, labels, eps, scale, one):
         # per row of z (batch, C): max, log-sum-exp, the row's loss and its gradient
         # (softmax - target) * scale, where target = (1 - eps) one_hot(y) + eps / C
@@ -143,7 +170,7 @@ def _kernels(numba, cache):
                 grad[i, c] = (grad[i, c] * inv_s - target) * scale
         return row_loss, grad
 
-    @numba.njit(cache=cache)
+    @jit
     def count_correct(z, labels):
         hits = 0
         for i in range(z.shape[0]):
@@ -158,14 +185,20 @@ def _kernels(numba, cache):
             hits += best == labels[i]
         return hits
 
-    return {"sgd": sgd, "sgd_momentum": sgd_momentum, "adam": adam, "relu": relu,
-            "relu_backward": relu_backward, "tanh_backward": tanh_backward,
-            "sigmoid_backward": sigmoid_backward, "softmax_cross_entropy": softmax_cross_entropy,
-            "count_correct": count_correct}
+    return {"softmax_cross_entropy": softmax_cross_entropy, "count_correct": count_correct}
+
+
+def elementwise_ready(*arrays):
+    """Whether the kernels apply to these arrays: NumPy float32 or float64 arrays of one dtype and
+    shape, C-contiguous (so that a flat view is the array itself)."""
+    first = arrays[0]
+    return (isinstance(first, np.ndarray) and first.dtype in _FLOATS
+            and all(isinstance(a, np.ndarray) and a.dtype == first.dtype and a.shape == first.shape
+                    and a.flags.c_contiguous for a in arrays))
 
 
 def _flat(array):
-    return array.reshape(-1)  # a view: callers check C-contiguity (elementwise_ready, the optimizer)
+    return array.reshape(-1)  # a view: callers check C-contiguity (elementwise_ready)
 
 
 def sgd_update(data, grad, buffer, lr, weight_decay, momentum, dampening, nesterov, first):
@@ -187,15 +220,6 @@ def adam_update(data, grad, m, v, betas, eps, lr, step, weight_decay, decoupled)
     _compiled["adam"](_flat(data), _flat(grad), _flat(m), _flat(v), t(beta1), t(1 - beta1), t(beta2),
                       t(1 - beta2), t(eps), t(lr / (1 - beta1 ** step)), t(math.sqrt(1 - beta2 ** step)),
                       t(0.0 if decoupled else weight_decay), t(1 - lr * weight_decay), bool(decoupled))
-
-
-def elementwise_ready(*arrays):
-    """Whether the element-wise kernels (activations, loss, accuracy) apply to these arrays: Numba on,
-    NumPy float arrays of one dtype and shape, C-contiguous (so that a flat view is the array itself)."""
-    first = arrays[0]
-    return (available() and isinstance(first, np.ndarray) and first.dtype in _FLOATS
-            and all(isinstance(a, np.ndarray) and a.dtype == first.dtype and a.shape == first.shape
-                    and a.flags.c_contiguous for a in arrays))
 
 
 def relu(x):

@@ -10,43 +10,26 @@ activation: He for ReLU-like activations, Xavier for the symmetric, saturating o
 
 import math
 
-import numpy as np
-
-from ownnet import backend
-from ownnet.backend import cpu_kernels
+from ownnet.backend import xp_of
+from ownnet.backend.ops import ops_for
 from ownnet.nn.module import Module
-
-
-def _gpu_kernels():
-    from ownnet.backend.cuda import kernels
-
-    return kernels
 
 
 class _FromOutput(Module):
     """An activation whose derivative is a function of its output y (ReLU, tanh, sigmoid): forward
-    keeps y, backward is dL/dx = dL/dy * dy/dx(y). Each subclass writes that product with NumPy in
-    ``_grad_input``; the same arithmetic runs as one kernel named ``backward_kernel`` where there is
-    one: ``ownnet.backend.cuda.kernels`` on the GPU, ``ownnet.backend.cpu_kernels`` (``ownnet[fast]``)
-    on the CPU."""
-
-    backward_kernel = None
+    keeps y, backward is dL/dx = dL/dy * dy/dx(y). The formulas are the ops' (``self.ops``, the NumPy
+    reference in ``ownnet.backend.ops.numpy_ops``); having no parameters, the layer takes the ops of
+    its input's device in ``forward``."""
 
     def __init__(self):
         super().__init__()
         self.out = None
 
-    def backward(self, grad_out):
+    def _output_for(self, grad_out):
+        """The output ``forward`` saved, once ``grad_out`` is checked to have its shape."""
         out = self._saved(self.out)
         self._check_grad_shape(grad_out, out.shape)
-        if backend.is_gpu_array(out):
-            return getattr(_gpu_kernels(), self.backward_kernel)(grad_out, out)
-        if cpu_kernels.elementwise_ready(grad_out, out):
-            return getattr(cpu_kernels, self.backward_kernel)(grad_out, out)
-        return self._grad_input(grad_out, out)
-
-    def _grad_input(self, grad_out, out):
-        raise NotImplementedError
+        return out
 
 
 class ReLU(_FromOutput):
@@ -56,17 +39,14 @@ class ReLU(_FromOutput):
     """
 
     preferred_init = "he_uniform"
-    backward_kernel = "relu_backward"
 
     def forward(self, x):
-        if cpu_kernels.elementwise_ready(x):
-            self.out = cpu_kernels.relu(x)  # the same, in one compiled pass (ownnet[fast])
-        else:
-            self.out = backend.xp_of(x).maximum(x, 0)
+        self.ops = ops_for(x)
+        self.out = self.ops.relu(x)
         return self.out
 
-    def _grad_input(self, grad_out, out):
-        return grad_out * (out > 0)
+    def backward(self, grad_out):
+        return self.ops.relu_backward(grad_out, self._output_for(grad_out))
 
 
 class LeakyReLU(Module):
@@ -113,17 +93,14 @@ class Tanh(_FromOutput):
     """
 
     preferred_init = "xavier_uniform"
-    backward_kernel = "tanh_backward"
 
     def forward(self, x):
-        self.out = backend.xp_of(x).tanh(x)
+        self.ops = ops_for(x)
+        self.out = self.ops.tanh(x)
         return self.out
 
-    def _grad_input(self, grad_out, out):
-        grad = out * out
-        np.subtract(1, grad, out=grad)
-        grad *= grad_out
-        return grad
+    def backward(self, grad_out):
+        return self.ops.tanh_backward(grad_out, self._output_for(grad_out))
 
 
 class Sigmoid(_FromOutput):
@@ -137,23 +114,14 @@ class Sigmoid(_FromOutput):
     """
 
     preferred_init = "xavier_uniform"
-    backward_kernel = "sigmoid_backward"
 
     def forward(self, x):
-        xp = backend.xp_of(x)
-        out = xp.negative(x)
-        with np.errstate(over="ignore"):
-            xp.exp(out, out=out)
-        out += 1
-        xp.reciprocal(out, out=out)
-        self.out = out
-        return out
+        self.ops = ops_for(x)
+        self.out = self.ops.sigmoid(x)
+        return self.out
 
-    def _grad_input(self, grad_out, out):
-        grad = 1 - out
-        grad *= out
-        grad *= grad_out
-        return grad
+    def backward(self, grad_out):
+        return self.ops.sigmoid_backward(grad_out, self._output_for(grad_out))
 
 
 class GELU(Module):
@@ -184,9 +152,10 @@ class GELU(Module):
         self.phi_or_t = None  # Phi(x) for "none", t = tanh(u) for "tanh"
 
     def forward(self, x):
+        self.ops = ops_for(x)
         self.x = x
         if self.approximate == "none":
-            cdf = _erf(x * _SQRT_HALF)
+            cdf = self.ops.erf(x * _SQRT_HALF)
             cdf += 1
             cdf *= 0.5
             self.phi_or_t = cdf
@@ -196,7 +165,7 @@ class GELU(Module):
         t += 1
         t *= x
         t *= _SQRT_2_OVER_PI
-        backend.xp_of(t).tanh(t, out=t)
+        self.ops.xp.tanh(t, out=t)
         self.phi_or_t = t
         out = t + 1
         out *= x
@@ -209,7 +178,7 @@ class GELU(Module):
         grad = x * x
         if self.approximate == "none":
             grad *= -0.5
-            backend.xp_of(grad).exp(grad, out=grad)
+            self.ops.xp.exp(grad, out=grad)
             grad *= _INV_SQRT_2PI  # phi(x)
             grad *= x
             grad += saved  # Phi(x) + x phi(x)
@@ -232,29 +201,6 @@ class GELU(Module):
 _SQRT_HALF = math.sqrt(0.5)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_erf_function = None
-
-
-def _erf(z):
-    """The error function of an array, in the array's dtype."""
-    global _erf_function
-    if backend.is_gpu_array(z):
-        from cupyx.scipy.special import erf
-
-        return erf(z)
-    if _erf_function is None:
-        _erf_function = _load_erf()
-    return _erf_function(z)
-
-
-def _load_erf():
-    """``scipy.special.erf`` if SciPy is installed, else Python's exact ``math.erf`` element by element."""
-    try:
-        from scipy.special import erf
-    except ImportError:
-        math_erf = np.frompyfunc(math.erf, 1, 1)  # gives an object array: convert back
-        return lambda z: np.asarray(math_erf(z), dtype=z.dtype)
-    return erf
 
 
 class Softmax(Module):
@@ -275,7 +221,7 @@ class Softmax(Module):
         self.out = None
 
     def forward(self, x):
-        xp = backend.xp_of(x)
+        xp = xp_of(x)
         if not -x.ndim <= self.dim < x.ndim:
             raise ValueError(f"{self.label}: dim={self.dim} is out of range for an input of shape {x.shape}")
         out = x - x.max(axis=self.dim, keepdims=True)

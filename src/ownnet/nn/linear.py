@@ -50,9 +50,9 @@ class Linear(Module):
             )
         if x.dtype != self.weight.data.dtype:
             x = x.astype(self.weight.data.dtype)
-        backend.check_device(x, backend.device_of(self.weight.data), f"input to {self.label}")
+        backend.check_device(x, self.ops.device, f"input to {self.label}")
         self.x = x
-        y = backend.matmul(x, self.weight.data)
+        y = self.ops.matmul(x, self.weight.data)
         if self.bias is not None:
             y += self.bias.data
         return y
@@ -65,7 +65,7 @@ class Linear(Module):
             self.bias.accumulate_column_sum(grad_out)  # dL/db = sum over the batch of dL/dy
         if not self.needs_input_grad:
             return None
-        return backend.matmul(grad_out, self.weight.data.T)  # dL/dx = dL/dy . W^T
+        return self.ops.matmul(grad_out, self.weight.data.T)  # dL/dx = dL/dy . W^T
 
     def get_config(self):
         return {"in_features": self.in_features, "out_features": self.out_features,

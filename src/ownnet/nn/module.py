@@ -3,21 +3,27 @@
 A module's ``forward(x)`` computes its output and keeps what ``backward`` needs; ``backward(grad_out)``
 takes dL/d(output) and returns dL/d(input), *adding* dL/d(parameter) into each ``parameter.grad``.
 The optimizer reads ``.grad`` and updates ``.data`` separately, so gradients can be inspected.
+
+A module hands its array operations to ``self.ops``, the ops of its device (``ownnet.backend.ops``:
+NumPy, Numba or CuPy), taken when it is built and again when ``to(device)`` moves it.
 """
 
 from ownnet import backend
+from ownnet.backend.ops import ops_for, ops_for_device
 
 MODULES = {}
 """Every Module subclass by class name: used by model files and by the gradient-check tests."""
 
 
 class Parameter:
-    """A trainable array ``data`` with its accumulated gradient ``grad`` (same shape and dtype)."""
+    """A trainable array ``data`` with its accumulated gradient ``grad`` (same shape and dtype).
+
+    ``ops`` are the ops of the gradient's device, taken whenever a gradient array is set.
+    """
 
     def __init__(self, data, name=""):
         self.data = data
-        self._grad = backend.xp_of(data).zeros_like(data)
-        self._zero_pending = False
+        self.grad = backend.xp_of(data).zeros_like(data)
         self.name = name
 
     @property
@@ -32,6 +38,7 @@ class Parameter:
     def grad(self, value):
         self._grad = value
         self._zero_pending = False
+        self.ops = ops_for(value)
 
     def zero_grad(self):
         # Lazily: the next accumulate_matmul writes its product straight into the array instead of
@@ -40,25 +47,12 @@ class Parameter:
 
     def accumulate_matmul(self, a, b):
         """``grad += a @ b``, without a temporary array (straight into ``grad`` after ``zero_grad``)."""
-        backend.matmul(a, b, out=self._grad, accumulate=not self._zero_pending)
+        self.ops.matmul(a, b, out=self._grad, accumulate=not self._zero_pending)
         self._zero_pending = False
 
     def accumulate_column_sum(self, g):
-        """``grad += g.sum(axis=0)`` for ``g`` of shape ``(batch, *grad.shape)`` (a bias gradient).
-
-        On the GPU the sum is a product with a row of ones, so that cuBLAS adds it into ``grad`` in
-        one call that a CUDA graph can capture.
-        """
-        if backend.is_gpu_array(g):
-            from ownnet.backend.cuda.cublas import ones_row
-
-            rows = g.reshape(g.shape[0], -1)
-            backend.matmul(ones_row(g.shape[0], g.dtype), rows, out=self._grad.reshape(1, -1),
-                           accumulate=not self._zero_pending)
-        elif self._zero_pending:
-            g.sum(axis=0, out=self._grad)
-        else:
-            self._grad += g.sum(axis=0)
+        """``grad += g.sum(axis=0)`` for ``g`` of shape ``(batch, *grad.shape)`` (a bias gradient)."""
+        self.ops.column_sum_into(g, self._grad, accumulate=not self._zero_pending)
         self._zero_pending = False
 
     @property
@@ -102,6 +96,9 @@ class Module:
     def __init__(self):
         self.training = True
         self.label = type(self).__name__
+        # the ops of this module's device (its parameters'); a layer without parameters takes those of
+        # its input in forward (ops_for(x))
+        self.ops = ops_for_device(backend.default_device())
         self._parameters = {}
         self._buffers = {}
         self._children = []
@@ -110,6 +107,7 @@ class Module:
     def add_parameter(self, name, data):
         parameter = Parameter(data, name)
         self._parameters[name] = parameter
+        self.ops = parameter.ops
         return parameter
 
     def add_buffer(self, name, data):
@@ -210,6 +208,9 @@ class Module:
         if isinstance(target, str) and target in ("cpu", "gpu", "cuda", "cupy"):
             device = backend.resolve_device(target)
             self._convert(lambda array: backend.to_device(array, device))
+            ops = ops_for_device(device)
+            for module in self.modules():
+                module.ops = ops
             return self
         dtype = backend.resolve_dtype(target)
         self._convert(lambda array: array.astype(dtype, copy=False))

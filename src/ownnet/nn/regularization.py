@@ -4,7 +4,7 @@ import math
 import numbers
 
 from ownnet import backend
-from ownnet.nn import init
+from ownnet.nn.init import rng
 from ownnet.nn.module import Module
 
 
@@ -34,7 +34,7 @@ class Dropout(Module):
             self.mask = None
             return x
         xp = backend.xp_of(x)
-        mask = xp.asarray(init.rng().random(x.shape, dtype=x.dtype))  # the same masks on either device
+        mask = xp.asarray(rng().random(x.shape, dtype=x.dtype))  # the same masks on either device
         xp.greater_equal(mask, self.p, out=mask)  # keep with probability 1 - p: now 0.0 or 1.0
         mask *= 1.0 / (1.0 - self.p)
         self.mask = mask

@@ -19,8 +19,8 @@ Example::
 import math
 from numbers import Integral
 
-from ownnet.optim import Optimizer
-from ownnet.optim import _real as _check_real
+from ownnet.optim.arguments import check_real as _check_real
+from ownnet.optim.optimizer import Optimizer
 
 
 def _check_int(owner, name, value, minimum):

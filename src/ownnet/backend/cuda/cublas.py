@@ -12,7 +12,7 @@ import ctypes
 import ctypes.util
 import threading
 
-from ownnet import backend
+from ownnet.backend.device import check_device
 
 OP_N, OP_T = 0, 1
 _WORKSPACE_BYTES = 32 << 20
@@ -138,8 +138,8 @@ def gemm(a, b, out=None, accumulate=False):
     ``out`` with ``accumulate=True``. Other shapes and dtypes fall back to ``cupy.matmul``."""
     import cupy
 
-    backend.check_device(a, "gpu", "matmul: a")
-    backend.check_device(b, "gpu", "matmul: b")
+    check_device(a, "gpu", "matmul: a")
+    check_device(b, "gpu", "matmul: b")
     if (a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype or a.dtype.name not in ("float32", "float64")
             or a.shape[1] != b.shape[0] or min(a.shape[0], b.shape[1], a.shape[1]) == 0):
         if accumulate:

@@ -2,8 +2,9 @@
 
 At batch 128 a training step on the GPU costs what its kernel launches cost, not the arithmetic, so
 each function here replaces a chain of CuPy operations (each one launch and often one temporary)
-by a single kernel. The math is the NumPy code's in the layers, losses and optimizers; the tests
-compare the two. Kernels are compiled by CuPy on first use and cached on disk.
+by a single kernel. The math is the NumPy reference's (``ownnet.backend.ops.numpy_ops``);
+``CupyOps`` calls these functions, and the tests compare the two. Kernels are compiled by CuPy on
+first use and cached on disk.
 """
 
 import functools
@@ -16,68 +17,70 @@ def _cupy():
     return cupy
 
 
+_ELEMENTWISE = {
+    # activations' backward: dL/dx from dL/dy and the saved output y
+    "relu_backward": ("T g, T y", "T dx", "dx = y > (T)0 ? g : (T)0"),
+    "tanh_backward": ("T g, T y", "T dx", "dx = g * ((T)1 - y * y)"),
+    "sigmoid_backward": ("T g, T y", "T dx", "dx = g * y * ((T)1 - y)"),
+    # SGD, PyTorch's rule, one parameter in one pass (d = grad + weight_decay * data)
+    "sgd": ("T g, T lr, T wd", "T p", "p -= lr * (wd != (T)0 ? g + wd * p : g)"),
+    "sgd_momentum": (
+        "T g, T lr, T wd, T momentum, T dampening, bool nesterov, bool first", "T p, T b",
+        """
+        const T d = wd != (T)0 ? g + wd * p : g;
+        b = first ? d : momentum * b + ((T)1 - dampening) * d;
+        p -= lr * (nesterov ? d + momentum * b : b);
+        """),
+    # Adam/AdamW (coupled or decoupled weight decay), without AMSGrad
+    "adam": (
+        "T g, T beta1, T beta2, T eps, T step_size, T bias2_sqrt, T wd, T decay",
+        "T p, T m, T v",
+        """
+        p *= decay;
+        const T d = wd != (T)0 ? g + wd * p : g;
+        m = beta1 * m + ((T)1 - beta1) * d;
+        v = beta2 * v + ((T)1 - beta2) * d * d;
+        p -= step_size * (m / (sqrt(v) / bias2_sqrt + eps));
+        """),
+}
+"""name -> (inputs, outputs, body) of the kernels that work element by element."""
+
+_ROWWISE = {
+    # One thread per row of logits z (batch, C): max, log-sum-exp, the row's loss and its gradient
+    # (softmax - target) * scale, where target = (1 - eps) one_hot(y) + eps / C.
+    "softmax_cross_entropy": (
+        "raw T z, raw I labels, int32 C, T eps, T scale", "raw T grad, T row_loss",
+        """
+        const ptrdiff_t base = (ptrdiff_t)i * C;
+        T m = z[base];
+        for (int c = 1; c < C; ++c) m = z[base + c] > m ? z[base + c] : m;
+        T s = 0, shifted_sum = 0;
+        for (int c = 0; c < C; ++c) { s += exp(z[base + c] - m); shifted_sum += z[base + c] - m; }
+        const T log_s = log(s);
+        const long long y = labels[i];
+        row_loss = ((T)1 - eps) * (log_s - (z[base + y] - m)) + eps / C * (C * log_s - shifted_sum);
+        const T inv_s = (T)1 / s;
+        for (int c = 0; c < C; ++c) {
+            const T target = eps / C + (c == y ? (T)1 - eps : (T)0);
+            grad[base + c] = (exp(z[base + c] - m) * inv_s - target) * scale;
+        }
+        """),
+    "argmax_equals": (
+        "raw T z, raw I labels, int32 C", "float64 hit",
+        """
+        const ptrdiff_t base = (ptrdiff_t)i * C;
+        int best = 0;
+        for (int c = 1; c < C; ++c) if (z[base + c] > z[base + best]) best = c;
+        hit = best == labels[i] ? 1.0 : 0.0;
+        """),
+}
+"""name -> (inputs, outputs, body) of the kernels that read whole rows (one thread per row)."""
+
+
 @functools.cache
 def _kernel(name):
-    cupy = _cupy()
-    sources = {
-        # activations' backward: dL/dx from dL/dy and the saved output y
-        "relu_backward": ("T g, T y", "T dx", "dx = y > (T)0 ? g : (T)0"),
-        "tanh_backward": ("T g, T y", "T dx", "dx = g * ((T)1 - y * y)"),
-        "sigmoid_backward": ("T g, T y", "T dx", "dx = g * y * ((T)1 - y)"),
-        # SGD, PyTorch's rule, one parameter in one pass (d = grad + weight_decay * data)
-        "sgd": ("T g, T lr, T wd", "T p", "p -= lr * (wd != (T)0 ? g + wd * p : g)"),
-        "sgd_momentum": (
-            "T g, T lr, T wd, T momentum, T dampening, bool nesterov, bool first", "T p, T b",
-            """
-            const T d = wd != (T)0 ? g + wd * p : g;
-            b = first ? d : momentum * b + ((T)1 - dampening) * d;
-            p -= lr * (nesterov ? d + momentum * b : b);
-            """),
-        # Adam/AdamW (coupled or decoupled weight decay), without AMSGrad
-        "adam": (
-            "T g, T beta1, T beta2, T eps, T step_size, T bias2_sqrt, T wd, T decay",
-            "T p, T m, T v",
-            """
-            p *= decay;
-            const T d = wd != (T)0 ? g + wd * p : g;
-            m = beta1 * m + ((T)1 - beta1) * d;
-            v = beta2 * v + ((T)1 - beta2) * d * d;
-            p -= step_size * (m / (sqrt(v) / bias2_sqrt + eps));
-            """),
-    }
-    if name in sources:
-        inputs, outputs, body = sources[name]
-        return cupy.ElementwiseKernel(inputs, outputs, body, f"ownnet_{name}")
-    if name == "softmax_cross_entropy":
-        # One thread per row of logits z (batch, C): max, log-sum-exp, the row's loss and its gradient
-        # (softmax - target) * scale, where target = (1 - eps) one_hot(y) + eps / C.
-        return cupy.ElementwiseKernel(
-            "raw T z, raw I labels, int32 C, T eps, T scale", "raw T grad, T row_loss",
-            """
-            const ptrdiff_t base = (ptrdiff_t)i * C;
-            T m = z[base];
-            for (int c = 1; c < C; ++c) m = z[base + c] > m ? z[base + c] : m;
-            T s = 0, shifted_sum = 0;
-            for (int c = 0; c < C; ++c) { s += exp(z[base + c] - m); shifted_sum += z[base + c] - m; }
-            const T log_s = log(s);
-            const long long y = labels[i];
-            row_loss = ((T)1 - eps) * (log_s - (z[base + y] - m)) + eps / C * (C * log_s - shifted_sum);
-            const T inv_s = (T)1 / s;
-            for (int c = 0; c < C; ++c) {
-                const T target = eps / C + (c == y ? (T)1 - eps : (T)0);
-                grad[base + c] = (exp(z[base + c] - m) * inv_s - target) * scale;
-            }
-            """, "ownnet_softmax_cross_entropy")
-    if name == "argmax_equals":
-        return cupy.ElementwiseKernel(
-            "raw T z, raw I labels, int32 C", "float64 hit",
-            """
-            const ptrdiff_t base = (ptrdiff_t)i * C;
-            int best = 0;
-            for (int c = 1; c < C; ++c) if (z[base + c] > z[base + best]) best = c;
-            hit = best == labels[i] ? 1.0 : 0.0;
-            """, "ownnet_argmax_equals")
-    raise KeyError(name)
+    inputs, outputs, body = _ELEMENTWISE[name] if name in _ELEMENTWISE else _ROWWISE[name]
+    return _cupy().ElementwiseKernel(inputs, outputs, body, f"ownnet_{name}")
 
 
 def relu_backward(grad, out):
