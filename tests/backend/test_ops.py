@@ -308,3 +308,14 @@ def test_the_one_launch_step_over_flat_arrays_follows_the_reference(gpu_ops, mak
     assert state.keys() == reference_state.keys()
     for key, array in state.items():
         np.testing.assert_allclose(array, reference_state[key], rtol=1e-12, atol=1e-14, err_msg=key)
+
+
+def test_the_flat_step_gives_way_when_the_parameters_stop_sharing_a_dtype(gpu_ops, monkeypatch):
+    params, optimizer = trajectory(lambda p: on.SGD(p, lr=0.1), gpu_ops, monkeypatch, steps=2)
+    assert optimizer._step == optimizer._step_flat
+    params[0].data = params[0].data.astype(np.float32)  # what model.layers[0].to("float32") does
+    params[0].grad = np.ones(params[0].shape, np.float32)
+    before = params[0].data.copy()
+    optimizer.step()
+    assert optimizer._step == optimizer._step_each and params[0].data.dtype == np.float32
+    np.testing.assert_allclose(params[0].data, before - np.float32(0.1))

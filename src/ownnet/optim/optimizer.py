@@ -77,8 +77,6 @@ class Optimizer:
         }
 
     # --- the step -----------------------------------------------------------------------------
-
-    # --- the step -----------------------------------------------------------------------------
     def step(self):
         """Update every parameter from its ``.grad`` (one optimisation step)."""
         device = device_of(self.params[0].data)
@@ -108,6 +106,9 @@ class Optimizer:
         """The rule applied once to flat arrays that hold every parameter (see ``FlatParameters``)."""
         first = False
         if self._flat is None or not self._flat.intact(self.state):
+            if not FlatParameters.possible(self.params):  # a parameter changed its dtype since
+                self._step = self._step_each
+                return self._step_each()
             names = self._buffer_names(vars(self))
             first = any([self._add_state(state, names, p.data) for p, state in zip(self.params, self.state)])
             self._flat = FlatParameters(self.params, self.state)
