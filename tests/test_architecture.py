@@ -28,7 +28,7 @@ PUBLIC = [
     "get_default_dtype", "gpu_available", "gradcheck", "load", "manual_seed", "mean_absolute_error",
     "mean_squared_error", "mlp", "one_hot", "precision_recall_per_class", "predict", "predict_classes",
     "predict_proba", "r2_score", "save", "set_check_finite", "set_default_dtype", "to_device",
-    "to_numpy", "to_torch", "train_test_split", "use_backend", "zero_one_loss"
+    "to_numpy", "to_torch", "train_test_split", "use_backend", "zero_one_loss",
     # the modules that `import ownnet as on` names
     "backend", "datasets", "distributed", "metrics", "nn", "optim", "data", "train", "io"
 ]
