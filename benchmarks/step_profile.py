@@ -3,9 +3,10 @@
     python benchmarks/step_profile.py --net big            # canonical, small or big (ownnet bench's nets)
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/step_profile.py --net big
 
-The loop is `fit`'s own step (ownnet.train.loop._cpu_epoch) written out: the batch gather of the
-shuffling DataLoader, each layer's forward and backward, the loss, the optimizer step and the per-batch
-accuracy, each between two `time.perf_counter` calls. Prints microseconds per step, averaged over the
+The loop is `fit`'s own step on the CPU (ownnet.train.step.train_step, run by
+ownnet.train.runners.CpuRunner) written out: the batch gather of the shuffling DataLoader, each
+layer's forward and backward, the loss, the optimizer step and the per-batch accuracy, each between
+two `time.perf_counter` calls. Prints microseconds per step, averaged over the
 epochs after the first, and the share of the whole step.
 """
 

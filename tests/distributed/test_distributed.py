@@ -152,7 +152,7 @@ def test_the_optimizer_wrapper_sums_all_gradients_in_one_flat_buffer_with_one_ca
 
 def test_fit_distributed_without_mpi4py_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)
-    monkeypatch.setattr(distributed, "_world", None)
+    monkeypatch.setattr(distributed.world, "_world", None)
     model, loss, optimizer, _, _ = worker.make_run("float64")
     x, y = worker.make_data("float64", samples=20)
     with pytest.raises(ImportError, match=r"pip install 'ownnet\[mpi\]'"):

@@ -84,3 +84,46 @@ def test_divergence_keeps_last_good_checkpoint(tmp_path):
     tensors, metadata = read_tensors(tmp_path / "checkpoint.safetensors")
     assert metadata["epoch"] == "2"
     assert all(np.isfinite(t).all() for t in tensors.values())
+
+
+class _HalveLearningRate(on.Callback):
+    """At every epoch's end: what a user's callback may change, that the checkpoint must keep."""
+
+    def on_train_begin(self, run):
+        super().on_train_begin(run)
+        self.epochs_at_start = len(run.history)
+
+    def on_epoch_end(self, epoch, logs):
+        self.run.optimizer.lr *= 0.5
+
+
+def _run_halving(folder, epochs, resume=False):
+    on.manual_seed(3)
+    model = on.mlp([6, 16, 3])
+    optimizer = on.SGD(model.parameters(), lr=0.2, momentum=0.9)
+    x, y = _data()
+    callback = _HalveLearningRate()
+    on.fit(model, on.CrossEntropyLoss(), optimizer, x, y, epochs=epochs, batch_size=32, seed=1,
+           callbacks=[callback], checkpoint_dir=folder, resume=resume, verbose=False)
+    return model, callback
+
+
+def test_the_checkpoint_is_written_after_the_callbacks_and_read_before_them(tmp_path):
+    full, _ = _run_halving(tmp_path / "full", 4)
+    _, first = _run_halving(tmp_path / "part", 2)
+    resumed, callback = _run_halving(tmp_path / "part", 4, resume=True)
+    assert first.epochs_at_start == 0 and callback.epochs_at_start == 2  # restored before on_train_begin
+    for a, b in zip(full.parameters(), resumed.parameters()):  # the halved rate was in the checkpoint
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_resume_prints_where_it_continues(tmp_path, capsys):
+    from ownnet.train.checkpoint import ResumeFromCheckpoint
+
+    model, _ = _run_halving(tmp_path, 1)
+    resume = ResumeFromCheckpoint(tmp_path, loader=None, verbose=True)
+    run = on.train.loop.Run(model, on.CrossEntropyLoss(), on.SGD(model.parameters(), lr=0.1), on.History())
+    resume.on_train_begin(run)
+    assert run.epoch == 1 and len(run.history) == 1
+    assert f"resumed from {tmp_path / 'checkpoint.safetensors'} after epoch 1" in capsys.readouterr().out
+    ResumeFromCheckpoint(tmp_path / "none", loader=None).on_train_begin(run)  # no file: nothing happens

@@ -180,3 +180,20 @@ def write_outputs(out, model, history, config, result):
         training_curves(history, path=os.path.join(out, "curves.png"))
     except ImportError as error:  # matplotlib missing: the numbers are in metrics.json
         print(f"note: curves.png not written ({error})")
+
+
+def train_distributed(config, out=None, resume=False, verbose=True, timeout=None):
+    """``ownnet train --distributed``: ``train_from_config`` on every MPI rank with ``distributed=``
+    this world; only rank 0 prints and writes ``out``. Returns ``(model, history, result)`` on rank 0
+    and ``(model, history, None)`` on the others."""
+    from ownnet import distributed
+
+    world = distributed.init(timeout=timeout)
+    try:
+        model, history, result = train_from_config(
+            config, out=out if world.is_root else None, resume=resume,
+            verbose=verbose and world.is_root, distributed=world)
+    except BaseException as error:
+        world.abort(error)
+        raise
+    return model, history, (result if world.is_root else None)

@@ -1,18 +1,14 @@
-"""``ownnet.train``: the training loop — ``fit``, ``evaluate``, ``predict`` — its callbacks and history."""
+"""``ownnet.train``: the training step, the loop — ``fit``, ``evaluate``, ``predict`` — and the runners,
+callbacks and history around it."""
 
 from ownnet.train.callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
+from ownnet.train.divergence import DivergenceError
 from ownnet.train.history import History
-from ownnet.train.loop import (
-    DivergenceError,
-    evaluate,
-    fit,
-    predict,
-    predict_classes,
-    predict_proba,
-)
+from ownnet.train.loop import evaluate, fit, predict, predict_classes, predict_proba
+from ownnet.train.step import train_step
 
 __all__ = [
     "Callback", "DivergenceError", "EarlyStopping", "History", "LambdaCallback", "ModelCheckpoint",
     "evaluate",
-    "fit", "predict", "predict_classes", "predict_proba",
+    "fit", "predict", "predict_classes", "predict_proba", "train_step",
 ]

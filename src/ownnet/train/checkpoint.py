@@ -3,12 +3,17 @@
 The file is written atomically (temporary file + rename), so a crash while writing leaves the previous
 checkpoint intact. It uses the model-file layout (safetensors): tensors named ``model/<name>`` and
 ``optimizer/<name>``, everything else as JSON in the metadata.
+
+``fit(checkpoint_dir=..., resume=...)`` uses two callbacks: ``ResumeFromCheckpoint`` (the first of
+its callbacks: the others start from the restored state) and ``SaveCheckpoint`` (the last: the file
+holds what the other callbacks changed at the end of the epoch).
 """
 
 import json
 import os
 
 from ownnet.nn import init
+from ownnet.train.callbacks import Callback
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 
@@ -67,3 +72,33 @@ def load_checkpoint(directory, model, optimizer, history, schedule=None, loader=
         return int(metadata["epoch"])
     except (KeyError, ValueError, TypeError) as error:
         raise ModelFormatError(f"{path}: checkpoint does not match this run: {error}") from error
+
+
+class ResumeFromCheckpoint(Callback):
+    """At the start of training: restore the run from ``folder``'s checkpoint, if there is one;
+    ``run.epoch`` is then the epoch it was saved after (``fit`` continues with the next one)."""
+
+    def __init__(self, folder, loader, augment=None, verbose=False):
+        self.folder, self.loader, self.augment, self.verbose = folder, loader, augment, verbose
+
+    def on_train_begin(self, run):
+        super().on_train_begin(run)
+        path = checkpoint_path(self.folder)
+        if not os.path.exists(path):
+            return
+        run.epoch = load_checkpoint(self.folder, run.model, run.optimizer, run.history, run.schedule,
+                                    self.loader, self.augment)
+        if self.verbose:
+            print(f"resumed from {path} after epoch {run.epoch}")
+
+
+class SaveCheckpoint(Callback):
+    """After every epoch: the whole state of the run into ``folder`` (``save_checkpoint``)."""
+
+    def __init__(self, folder, loader, augment=None):
+        self.folder, self.loader, self.augment = folder, loader, augment
+
+    def on_epoch_end(self, epoch, logs):
+        run = self.run
+        save_checkpoint(self.folder, epoch, run.model, run.optimizer, run.history, run.schedule,
+                        self.loader, self.augment)

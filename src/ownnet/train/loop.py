@@ -1,32 +1,38 @@
 """``fit``, ``evaluate``, ``predict``: the training loop the lesson writes by hand, with the rest around it.
 
-One step is the lesson's manual loop — ``out = model.forward(x)``, ``loss.forward(out, y)``,
-``model.backward(loss.backward())``, ``optimizer.step()`` — and ``fit`` adds minibatches, metrics,
-validation, schedules, callbacks, a progress bar, divergence checks and checkpoints.
+One step is the lesson's manual loop (``ownnet.train.step.train_step``): ``out = model.forward(x)``,
+``loss.forward(out, y)``, ``model.backward(loss.backward())``, ``optimizer.step()``. ``fit`` checks its
+arguments once, picks a runner (``ownnet.train.runners``: the plain loop on the CPU, or the GPU or
+MPI one), and for each epoch lets the runner train it, stops on divergence, validates, steps the
+schedule and calls the callbacks: yours, and those that show the progress and write and resume
+checkpoints.
 """
 
-import math
-import numbers
-import os
 import time
 from dataclasses import dataclass, field
 
-from ownnet import backend, metrics
+from ownnet import backend
+from ownnet.nn.init import manual_seed
+from ownnet.train.callbacks import Callback
+from ownnet.train.checkpoint import ResumeFromCheckpoint, SaveCheckpoint
+from ownnet.train.checks import (
+    as_inputs,
+    check_class_labels,
+    check_cuda_graph,
+    check_loss,
+    check_model,
+    check_positive_int,
+    check_training_arguments,
+    resolve_metrics,
+    split_validation,
+)
+from ownnet.train.divergence import DivergenceError, DivergenceStop
 from ownnet.train.history import History
-from ownnet.train.progress import EpochProgress, format_logs
+from ownnet.train.progress import progress_callbacks
+from ownnet.train.runners import get_runner
 
-METRICS = {
-    "accuracy": metrics.accuracy,
-    "zero_one_loss": metrics.zero_one_loss,
-    "mae": metrics.mean_absolute_error,
-    "mse": metrics.mean_squared_error,
-    "r2": metrics.r2_score,
-}
-_CLASSIFICATION_METRICS = ("accuracy", "zero_one_loss")
-
-
-class DivergenceError(FloatingPointError):
-    """Training produced NaN or inf (loss or weights): usually a learning rate that is too high."""
+__all__ = ["DivergenceError", "Run", "Setup", "evaluate", "fit", "predict", "predict_classes",
+           "predict_proba"]
 
 
 @dataclass
@@ -42,137 +48,35 @@ class Run:
     step: int = 0
     stop_training: bool = False
     extra: dict = field(default_factory=dict)
-    distributed: object = None  # fit(distributed=True): the rank's ownnet.distributed.FitSession
-    gpu: object = None  # a model on the GPU: the loop of ownnet.train.gpu_fit.GpuTraining
 
 
-def _resolve_metrics(names, loss):
-    if isinstance(names, str):
-        raise TypeError(f"metrics: expected a list of metric names, got the string {names!r}; "
-                        f"write metrics=[{names!r}]")
-    resolved = []
-    threshold = 0.0 if type(loss).__name__ == "BCEWithLogitsLoss" else 0.5
-    for name in names or ():
-        if callable(name):
-            resolved.append((getattr(name, "__name__", "metric"), name))
-        elif name in METRICS:
-            fn = METRICS[name]
-            if name in _CLASSIFICATION_METRICS:
-                resolved.append((name, lambda y_true, y_pred, fn=fn: fn(y_true, y_pred, threshold=threshold)))
-            else:
-                resolved.append((name, fn))
-        else:
-            raise ValueError(f"metrics: unknown metric {name!r}; expected one of {sorted(METRICS)} or a "
-                             "function metric(y_true, y_pred)")
-    return resolved
+@dataclass
+class Setup:
+    """``fit``'s arguments, checked: what the runner and the callbacks are built from.
 
+    A runner may adapt what differs between processes: with MPI only rank 0 prints
+    (``verbose``), writes the checkpoint (``checkpoint_dir``) and runs ``ModelCheckpoint``, the
+    others resume from a copy of its checkpoint (``resume_dir``), all use the seed rank 0 drew.
+    """
 
-def _as_inputs(model, x, y=None):
-    """Validate once, up front, so that the training step itself checks nothing."""
-    x = backend.as_float_array(x, name="x", dtype=model.dtype, device=model.device)
-    if y is None:
-        return x, None
-    y = backend.as_device_array(y, "y", model.device)
-    if y.ndim == 0 or y.shape[0] != x.shape[0]:
-        raise ValueError(f"y: expected {x.shape[0]} targets (one per row of x, which has shape "
-                         f"{tuple(x.shape)}), got shape {tuple(y.shape)}")
-    if y.dtype.kind in "iub":
-        y = y.astype(backend.xp_of(y).int64, copy=False)
-    else:
-        y = backend.as_float_array(y, name="y", dtype=model.dtype, device=model.device)
-    return x, y
-
-
-def _check_class_labels(model, loss, x, y):
-    """Integer labels for a classification loss must lie in [0, n_classes): check them all before the
-    first step rather than at the batch that holds a bad one. The number of classes is the width of
-    the model's output for one row (computed in eval mode, which draws no random numbers)."""
-    if type(loss).__name__ != "CrossEntropyLoss" or y.ndim != 1 or y.dtype.kind not in "iu":
-        return
-    was_training = model.training
-    model.eval()
-    try:
-        n_classes = model.forward(x[:1]).shape[-1]
-    except ValueError:  # a shape error: the first training batch reports it with the batch's shape
-        return
-    finally:
-        model.train(was_training)
-    low, high = int(y.min()), int(y.max())
-    if low < 0 or high >= n_classes:
-        bad = low if low < 0 else high
-        raise ValueError(f"y: class labels must be in [0, {n_classes}) for a model with {n_classes} outputs, "
-                         f"got label {bad}")
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)
-
-
-_CALLBACK_HOOKS = ("on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end", "on_train_end")
-
-
-def _check_model(model):
-    from ownnet.nn.module import Module
-
-    if not isinstance(model, Module):
-        raise TypeError(f"model: expected an ownnet Module (e.g. Sequential(...)), "
-                        f"got {type(model).__name__}")
-
-
-def _check_loss(loss):
-    if not (callable(getattr(loss, "forward", None)) and callable(getattr(loss, "backward", None))):
-        raise TypeError(f"loss: expected a loss with forward(pred, target) and backward() (e.g. "
-                        f"CrossEntropyLoss()), got {type(loss).__name__}")
-
-
-def _check_training_arguments(model, loss, optimizer, callbacks, augment, checkpoint_dir):
-    """Everything ``fit`` is given besides the data, checked once before the first step."""
-    _check_model(model)
-    _check_loss(loss)
-    if not (callable(getattr(optimizer, "step", None)) and callable(getattr(optimizer, "zero_grad", None))):
-        raise TypeError(f"optimizer: expected an optimizer with step() and zero_grad() (e.g. "
-                        f"SGD(model.parameters(), lr=0.05)), got {type(optimizer).__name__}")
-    params = getattr(optimizer, "params", None)
-    own = {id(p) for p in model.parameters()}
-    if params is not None and own and not any(id(p) in own for p in params):
-        raise ValueError("optimizer: holds none of the model's parameters (was it built for another "
-                         "model?); expected optimizer = SGD(model.parameters(), ...)")
-    if hasattr(callbacks, "on_epoch_end") or isinstance(callbacks, (str, bytes)):
-        raise TypeError(f"callbacks: expected a list of callbacks, got {type(callbacks).__name__}; "
-                        "write callbacks=[callback]")
-    callbacks = list(callbacks)
-    for index, callback in enumerate(callbacks):
-        missing = [hook for hook in _CALLBACK_HOOKS if not callable(getattr(callback, hook, None))]
-        if missing:
-            raise TypeError(f"callbacks[{index}]: expected a Callback (a subclass of ownnet.Callback), "
-                            f"got {type(callback).__name__} without {', '.join(missing)}")
-    if augment is not None and not callable(augment):
-        raise TypeError(f"augment: expected a function x_batch -> x_batch, got {type(augment).__name__}")
-    if checkpoint_dir is not None and os.path.exists(checkpoint_dir) and not os.path.isdir(checkpoint_dir):
-        raise ValueError(f"checkpoint_dir: expected a folder, got the existing file {checkpoint_dir!r}")
-    return callbacks
-
-
-def _split_validation(x, y, validation_data, validation_split, model):
-    if validation_data is not None:
-        if validation_split:
-            raise ValueError("give either validation_data or validation_split, not both")
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise TypeError("validation_data: expected a tuple (x_val, y_val)")
-        return x, y, _as_inputs(model, *validation_data)
-    if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real):
-        raise TypeError(f"validation_split: expected a fraction in (0, 1), got {validation_split!r}")
-    if not validation_split:
-        return x, y, None
-    if not 0.0 < validation_split < 1.0:
-        raise ValueError(f"validation_split: expected a fraction in (0, 1), got {validation_split!r}")
-    n_val = int(round(len(x) * validation_split))
-    if n_val < 1 or n_val >= len(x):
-        raise ValueError(f"validation_split={validation_split} leaves no data on one side of {len(x)} rows")
-    # As in Keras: the last rows, taken before any shuffling.
-    return x[:-n_val], y[:-n_val], (x[-n_val:], y[-n_val:])
+    x: object
+    y: object
+    validation: object  # (x_val, y_val) or None
+    metrics: list  # [(name, metric(y_true, y_pred))]
+    metric_names: list  # the names given (None for a function)
+    epochs: int
+    batch_size: int
+    callbacks: list
+    shuffle: bool
+    seed: object
+    verbose: bool
+    checkpoint_dir: object  # where to write the checkpoint after every epoch, or None
+    resume_dir: object  # where to resume from, or None
+    clip_grad_norm: object
+    augment: object
+    step_schedule: bool  # the schedule steps after every batch (else after every epoch)
+    cuda_graph: object
+    distributed: object
 
 
 def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=None,
@@ -203,186 +107,110 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=N
     ``clip_grad_norm``, no per-step schedule, accuracy-type metrics); True insists (``ValueError``
     saying why not); False never. See docs/gpu.md.
     """
-    from ownnet.data import DataLoader
+    epochs = check_positive_int("epochs", epochs)
+    batch_size = check_positive_int("batch_size", batch_size)
+    callbacks = check_training_arguments(model, loss, optimizer, callbacks, augment, checkpoint_dir)
+    runner_class = get_runner("mpi" if distributed else model.device)
+    x, y, validation = _checked_data(model, loss, runner_class, x, y, validation_data, validation_split)
+    metric_fns = resolve_metrics(metrics, loss)
+    check_cuda_graph(cuda_graph, model)
+    setup = Setup(
+        x=x, y=y, validation=validation, metrics=metric_fns,
+        metric_names=[name if isinstance(name, str) else None for name in metrics or ()],
+        epochs=epochs, batch_size=batch_size, callbacks=callbacks, shuffle=shuffle, seed=seed,
+        verbose=verbose, checkpoint_dir=checkpoint_dir, resume_dir=checkpoint_dir if resume else None,
+        clip_grad_norm=clip_grad_norm, augment=augment, cuda_graph=cuda_graph, distributed=distributed,
+        step_schedule=schedule is not None and getattr(schedule, "interval", "epoch") == "step")
+    run = Run(model, loss, optimizer, History(), schedule)
+    stop = DivergenceStop(run)
+    return _train(run, runner_class(run, setup, stop), setup, stop)
 
-    epochs = _check_positive_int("epochs", epochs)
-    batch_size = _check_positive_int("batch_size", batch_size)
-    callbacks = _check_training_arguments(model, loss, optimizer, callbacks, augment, checkpoint_dir)
-    x, y = _as_inputs(model, x, y)
-    on_gpu = model.device == "gpu"
-    float_labels = type(loss).__name__ == "CrossEntropyLoss" and y.ndim == 1 and y.dtype.kind == "f"
-    if on_gpu and float_labels:  # integral float labels, checked once: the steps will not
-        y = loss._labels(y, int(y.max()) + 1)
-    _check_class_labels(model, loss, x, y)
-    x, y, validation = _split_validation(x, y, validation_data, validation_split, model)
-    metric_fns = _resolve_metrics(metrics, loss)
-    if cuda_graph not in (None, True, False):
-        raise TypeError(f"cuda_graph: expected None, True or False, got {cuda_graph!r}")
-    if cuda_graph is True and not on_gpu:
-        raise ValueError("cuda_graph=True: the model is on the CPU; move it with model.to('gpu')")
-    if on_gpu:
-        from ownnet.train.gpu_fit import check_gpu_training
 
-        check_gpu_training(model, distributed)
-        if hasattr(loss, "_check_unit_interval") and type(loss).__name__.startswith("BCE"):
-            loss._check_unit_interval(y, "targets")  # checked here once: the steps will not
-    session = None
-    if distributed:
-        from ownnet.distributed import prepare_fit
+def _checked_data(model, loss, runner_class, x, y, validation_data, validation_split):
+    """``(x, y, validation)`` on the model's device and dtype, the labels checked."""
+    x, y = as_inputs(model, x, y)
+    y = runner_class.prepare_targets(loss, y)
+    check_class_labels(model, loss, x, y)
+    return split_validation(x, y, validation_data, validation_split, model)
 
-        session = prepare_fit(distributed, model, loss, optimizer, x, y, batch_size=batch_size,
-                              shuffle=shuffle, seed=seed, clip_grad_norm=clip_grad_norm, verbose=verbose,
-                              checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks,
-                              augment=augment)
-        loader, optimizer, seed, verbose = session.loader, session.optimizer, session.seed, session.verbose
-        checkpoint_dir, resume, callbacks = session.checkpoint_dir, session.resume, session.callbacks
-        clip_grad_norm = None  # the DistributedOptimizer clips the summed gradient
-    else:
-        loader = DataLoader(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed, reuse_buffers=True)
-    history = History()
-    run = Run(model, loss, optimizer, history, schedule, distributed=session)
-    step_schedule = schedule is not None and getattr(schedule, "interval", "epoch") == "step"
-    if on_gpu:
-        from ownnet.train.gpu_fit import GpuTraining
 
-        names = [name if isinstance(name, str) else None for name in (metrics or ())]
-        run.gpu = GpuTraining(run, loader, metric_fns, names, cuda_graph, augment, clip_grad_norm,
-                              step_schedule, x, y)
-    start_epoch = 1
-    if seed is not None:
-        from ownnet.nn.init import manual_seed
+def _callbacks(runner, setup):
+    """All of ``fit``'s callbacks, in the order they are called: resume, progress, yours, the
+    runner's, and the checkpoint last (it saves what the others changed)."""
+    callbacks = []
+    if setup.resume_dir is not None:
+        callbacks.append(ResumeFromCheckpoint(setup.resume_dir, runner.loader, setup.augment, setup.verbose))
+    callbacks += progress_callbacks(setup.verbose, setup.epochs, len(runner.loader))
+    callbacks += setup.callbacks + runner.callbacks
+    if setup.checkpoint_dir is not None:
+        callbacks.append(SaveCheckpoint(setup.checkpoint_dir, runner.loader, setup.augment))
+    return callbacks
 
-        manual_seed(seed)  # Dropout masks
-    if checkpoint_dir is not None and resume:
-        from ownnet.train.checkpoint import checkpoint_path, load_checkpoint
 
-        if os.path.exists(checkpoint_path(checkpoint_dir)):
-            start_epoch = load_checkpoint(checkpoint_dir, model, optimizer, history, schedule, loader,
-                                          augment) + 1
-            if verbose:
-                print(f"resumed from {checkpoint_path(checkpoint_dir)} after epoch {start_epoch - 1}")
+def _acts_on_batch_end(callback):
+    """False where ``on_batch_end`` is ``Callback``'s, which does nothing: the runners skip it."""
+    return getattr(callback.on_batch_end, "__func__", None) is not Callback.on_batch_end
+
+
+def _train(run, runner, setup, stop):
+    """The epochs, with the callbacks around them; returns the ``History``."""
+    callbacks = _callbacks(runner, setup)
+    step_callbacks = [callback for callback in callbacks if _acts_on_batch_end(callback)]
+    if setup.seed is not None:
+        manual_seed(setup.seed)  # Dropout masks
     for callback in callbacks:
-        callback.on_train_begin(run)
-
+        callback.on_train_begin(run)  # a resume sets run.epoch to the epoch it restored
+    model = run.model
     was_training, needed_input_grad = model.training, model.needs_input_grad
-    was_deferred = getattr(loss, "deferred", False)
     model.train()
     model.needs_input_grad = False  # nobody uses dL/dx of the data: skip that product
-    if on_gpu and hasattr(loss, "deferred"):
-        loss.deferred = True  # the loss stays on the device: no step waits for the GPU
     logs = {}
     try:
-        for epoch in range(start_epoch, epochs + 1):
-            run.epoch = epoch
-            for callback in callbacks:
-                callback.on_epoch_begin(epoch)
-            logs = _train_epoch(run, loader, metric_fns, epochs, verbose, callbacks, clip_grad_norm,
-                                step_schedule, validation, augment)
-            history.append(logs)
-            if schedule is not None and not step_schedule:
-                if getattr(schedule, "needs_metric", False):
-                    schedule.step(logs.get("val_loss", logs["loss"]))
-                else:
-                    schedule.step()
-            for callback in callbacks:
-                callback.on_epoch_end(epoch, logs)
-            if checkpoint_dir is not None and (session is None or session.is_root):
-                from ownnet.train.checkpoint import save_checkpoint
-
-                save_checkpoint(checkpoint_dir, epoch, model, optimizer, history, schedule, loader,
-                                augment)
-            if run.stop_training:
-                break
-    except BaseException as error:
-        if session is not None:
-            session.abort(error)  # the other ranks wait in a collective: stop the whole job (MPI_Abort)
-        raise
+        with runner:
+            for epoch in range(run.epoch + 1, setup.epochs + 1):
+                run.epoch = epoch
+                for callback in callbacks:
+                    callback.on_epoch_begin(epoch)
+                logs = _train_epoch(run, runner, setup, stop, step_callbacks)
+                run.history.append(logs)
+                _schedule_after_epoch(run.schedule, logs, setup.step_schedule)
+                for callback in callbacks:
+                    callback.on_epoch_end(epoch, logs)
+                if run.stop_training:
+                    break
     finally:
         model.needs_input_grad = needed_input_grad
         model.train(was_training)
-        if hasattr(loss, "deferred"):
-            loss.deferred = was_deferred
     for callback in callbacks:
         callback.on_train_end(logs)
-    return history
+    return run.history
 
 
-def _train_epoch(run, loader, metric_fns, epochs, verbose, callbacks, clip_norm, step_schedule,
-                 validation, augment):
-    model, loss, optimizer = run.model, run.loss, run.optimizer
+def _train_epoch(run, runner, setup, stop, step_callbacks):
+    """One epoch by the runner, checked for divergence, then validated; returns its logs."""
     start = time.perf_counter()
-    progress = EpochProgress(run.epoch, epochs, len(loader), verbose)
-    lr = optimizer.lr
-    if run.gpu is not None:
-        total_loss, seen, metric_sums = run.gpu.train_epoch(callbacks, progress)
-    else:
-        total_loss, seen, metric_sums = _cpu_epoch(run, loader, metric_fns, callbacks, clip_norm,
-                                                   step_schedule, augment, progress)
-    if run.distributed is not None:  # totals over all ranks; every rank gets rank 0's parameters
-        total_loss, seen, metric_sums = run.distributed.end_epoch(total_loss, seen, metric_sums)
-    if not math.isfinite(total_loss):  # on the GPU, the first look at the loss is here
-        raise DivergenceError(
-            f"the loss became {total_loss / seen} during epoch {run.epoch} (learning rate "
-            f"{optimizer.lr:g}); try a smaller learning rate or clip_grad_norm. The last checkpoint "
-            "(if any) is intact."
-        )
-    _check_parameters_finite(model, run.epoch, optimizer.lr)
+    lr = run.optimizer.lr
+    total_loss, seen, metric_sums = runner.run_epoch(run, step_callbacks)
+    stop.check_epoch(total_loss, seen)
     logs = {"epoch": run.epoch, "loss": total_loss / seen}
-    for (name, _), total in zip(metric_fns, metric_sums):
+    for (name, _), total in zip(setup.metrics, metric_sums):
         logs[name] = total / seen
-    if validation is not None:
-        results = _evaluate(model, loss, *validation, metric_fns, batch_size=1024)
+    if setup.validation is not None:
+        results = _evaluate(run.model, run.loss, *setup.validation, setup.metrics, batch_size=1024)
         logs.update({f"val_{key}": value for key, value in results.items()})
     seconds = time.perf_counter() - start
     logs.update({"lr": lr, "seconds": seconds, "samples_per_second": seen / seconds})
-    progress.close(format_logs(run.epoch, epochs, logs))
     return logs
 
 
-def _cpu_epoch(run, loader, metric_fns, callbacks, clip_norm, step_schedule, augment, progress):
-    """One epoch of the lesson's loop; returns ``(loss sum, samples, [metric sums])``."""
-    model, loss, optimizer = run.model, run.loss, run.optimizer
-    total_loss, seen = 0.0, 0
-    metric_sums = [0.0] * len(metric_fns)
-    for step, (x_batch, y_batch) in enumerate(loader, 1):
-        n = len(x_batch)
-        if augment is not None:
-            x_batch = augment(x_batch)
-        out = model.forward(x_batch)
-        value = loss.forward(out, y_batch)
-        if not math.isfinite(value):
-            raise DivergenceError(
-                f"the loss became {value} at epoch {run.epoch}, step {step} (learning rate "
-                f"{optimizer.lr:g}); try a smaller learning rate or clip_grad_norm. The last checkpoint "
-                "(if any) is intact."
-            )
-        optimizer.zero_grad()
-        model.backward(loss.backward())
-        if clip_norm is not None:
-            from ownnet.optim import clip_grad_norm
-
-            clip_grad_norm(optimizer.params, clip_norm)
-        optimizer.step()
-        if step_schedule:
-            run.schedule.step()
-        total_loss += value * n
-        seen += n
-        for k, (_, fn) in enumerate(metric_fns):
-            metric_sums[k] += fn(y_batch, out) * n
-        run.step = step
-        if callbacks:
-            for callback in callbacks:
-                callback.on_batch_end(step, {"loss": value, "batch_size": n})
-        if progress.bar is not None:
-            progress.update(step, {"loss": f"{total_loss / seen:.4f}"})
-    return total_loss, seen, metric_sums
-
-
-def _check_parameters_finite(model, epoch, lr):
-    for name, p in model.named_parameters():
-        if not bool(backend.xp_of(p.data).isfinite(p.data).all()):
-            raise DivergenceError(f"parameter {name} holds NaN or inf after epoch {epoch} "
-                                  f"(learning rate {lr:g}); try a smaller learning rate")
+def _schedule_after_epoch(schedule, logs, step_schedule):
+    """An epoch schedule steps after each epoch (a per-step one stepped after each batch)."""
+    if schedule is None or step_schedule:
+        return
+    if getattr(schedule, "needs_metric", False):
+        schedule.step(logs.get("val_loss", logs["loss"]))
+    else:
+        schedule.step()
 
 
 def _batches(n, batch_size):
@@ -412,21 +240,21 @@ def _batched_loss(loss, outputs, y, batch_size):
 def evaluate(model, loss, x, y, metrics=("accuracy",), batch_size=1024):
     """``{"loss": ..., "accuracy": ...}`` of ``model`` on ``(x, y)`` in eval mode (Dropout off,
     BatchNorm running statistics). ``loss`` may be None to compute only the metrics."""
-    batch_size = _check_positive_int("batch_size", batch_size)
-    _check_model(model)
+    batch_size = check_positive_int("batch_size", batch_size)
+    check_model(model)
     if loss is not None:
-        _check_loss(loss)
-    x, y = _as_inputs(model, x, y)
-    return _evaluate(model, loss, x, y, _resolve_metrics(metrics, loss), batch_size)
+        check_loss(loss)
+    x, y = as_inputs(model, x, y)
+    return _evaluate(model, loss, x, y, resolve_metrics(metrics, loss), batch_size)
 
 
 def predict(model, x, batch_size=1024):
     """The model's outputs for ``x`` (logits for a classifier), computed in eval mode in batches, so
     that any number of rows fits in memory: ``(samples, features)`` -> ``(samples, outputs)``."""
-    batch_size = _check_positive_int("batch_size", batch_size)
-    _check_model(model)
+    batch_size = check_positive_int("batch_size", batch_size)
+    check_model(model)
     on_host = not backend.is_gpu_array(x)
-    x, _ = _as_inputs(model, x)
+    x, _ = as_inputs(model, x)
     was_training = model.training
     model.eval()
     try:

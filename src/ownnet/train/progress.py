@@ -1,6 +1,12 @@
-"""Progress display for ``fit``: a tqdm bar per epoch on a terminal, one plain line per epoch otherwise."""
+"""Progress display for ``fit``: a tqdm bar per epoch on a terminal, one plain line per epoch otherwise.
+
+Both are callbacks (``EpochLine``, ``ProgressBar``), as Keras' progress bar is: ``fit(verbose=True)``
+puts one first in its list of callbacks (``progress_callbacks``).
+"""
 
 import sys
+
+from ownnet.train.callbacks import Callback
 
 
 def _tqdm():
@@ -29,11 +35,12 @@ class EpochProgress:
             self.bar = tqdm(total=total_batches, desc=f"epoch {epoch}/{epochs}", unit="batch",
                             leave=False, file=self.stream, mininterval=0.25, dynamic_ncols=True)
 
-    def update(self, step, running):
+    def update(self, step, running=None):
+        """One more batch done; ``running``: e.g. ``{"loss": "0.1234"}``, or None (nothing to show)."""
         if self.bar is None:
             return
         self.bar.update(1)
-        if step % self.REFRESH_EVERY == 0:
+        if running is not None and step % self.REFRESH_EVERY == 0:
             self.bar.set_postfix(running, refresh=False)
 
     def close(self, summary_line):
@@ -54,3 +61,54 @@ def format_logs(epoch, epochs, logs):
     parts.append(f"{logs['seconds']:.2f} s")
     parts.append(f"{logs['samples_per_second']:,.0f} samples/s")
     return "  ".join(parts)
+
+
+def _draws_bar(stream=None):
+    stream = stream or sys.stderr
+    return getattr(stream, "isatty", lambda: False)() and _tqdm() is not None
+
+
+def progress_callbacks(verbose, epochs, steps):
+    """What ``fit(verbose=...)`` shows: nothing, the epoch lines, or a bar and the epoch lines."""
+    if not verbose:
+        return []
+    return [ProgressBar(epochs, steps) if _draws_bar() else EpochLine(epochs)]
+
+
+class EpochLine(Callback):
+    """Prints ``format_logs`` of every epoch on stderr (``fit(verbose=True)``)."""
+
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs):
+        print(format_logs(epoch, self.epochs, logs), file=sys.stderr, flush=True)
+
+
+class ProgressBar(EpochLine):
+    """A tqdm bar over each epoch's batches with the running loss, then the epoch's line.
+
+    The loss of a batch comes in the ``logs`` of ``on_batch_end``; it is None where the runner
+    does not read it (on the GPU, where reading it would make every step wait): no running loss then.
+    """
+
+    def __init__(self, epochs, steps):
+        super().__init__(epochs)
+        self.steps = steps
+        self.progress = None
+        self.total, self.seen = 0.0, 0
+
+    def on_epoch_begin(self, epoch):
+        self.progress = EpochProgress(epoch, self.epochs, self.steps, verbose=True)
+        self.total, self.seen = 0.0, 0
+
+    def on_batch_end(self, step, logs):
+        running = None
+        if logs["loss"] is not None:
+            self.total += logs["loss"] * logs["batch_size"]
+            self.seen += logs["batch_size"]
+            running = {"loss": f"{self.total / self.seen:.4f}"}
+        self.progress.update(step, running)
+
+    def on_epoch_end(self, epoch, logs):
+        self.progress.close(format_logs(epoch, self.epochs, logs))
