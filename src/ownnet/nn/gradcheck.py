@@ -12,7 +12,6 @@ Example::
     assert result, result       # prints the worst entry when it fails
 """
 
-import contextlib
 import copy
 import math
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ownnet import backend
-from ownnet.nn import init
+from ownnet.nn.init import seeded
 from ownnet.nn.module import Module
 
 
@@ -90,7 +89,7 @@ def _check_module(module, x, eps, atol, rtol, seed):
         if getattr(m, "needs_input_grad", True) is False:
             m.needs_input_grad = True  # the input gradient is part of the check
     module.zero_grad()
-    with _seeded(seed):
+    with seeded(seed):
         out = module.forward(x)
     weights = backend.to_device(np.random.default_rng(seed).standard_normal(out.shape), module.device)
     grad_x = module.backward(weights.copy())  # dL/dx for L = sum(out * weights)
@@ -98,7 +97,7 @@ def _check_module(module, x, eps, atol, rtol, seed):
         grad_x = grad_x.copy()  # x is perturbed in place below: keep no view of it
 
     def objective():
-        with _seeded(seed):
+        with seeded(seed):
             return float((module.forward(x) * weights).sum())
 
     checks = [("input", "", x, grad_x)]
@@ -118,7 +117,7 @@ def _check_loss(loss, pred, target, eps, atol, rtol, seed):
         target = target.astype(np.float64)
 
     def objective():
-        with _seeded(seed):
+        with seeded(seed):
             return float(loss.forward(pred, target))
 
     objective()
@@ -172,14 +171,3 @@ def _compare(checks, objective, eps, atol, rtol):
 def _parameter_owners(module):
     """``{id(parameter): label of the module that declared it}``."""
     return {id(p): m.label for m in module.modules() for p in m._parameters.values()}
-
-
-@contextlib.contextmanager
-def _seeded(seed):
-    """Seed the global generator (Dropout masks) for one forward pass, then put the previous one back."""
-    previous = init._rng
-    init.manual_seed(seed)
-    try:
-        yield
-    finally:
-        init._rng = previous

@@ -7,6 +7,7 @@ sigmoid) when it builds the layers. ``"auto"``, the default name saved by older 
 uniform, so their model files still load.
 """
 
+import contextlib
 import math
 
 import numpy as np
@@ -33,6 +34,19 @@ def manual_seed(seed):
 
 def rng():
     return _rng
+
+
+@contextlib.contextmanager
+def seeded(seed):
+    """Seed the generator for the duration of a ``with`` block, then put the previous one back (what
+    ``gradcheck`` does around a forward pass, so that Dropout draws the same mask every time)."""
+    global _rng
+    previous = _rng
+    manual_seed(seed)
+    try:
+        yield
+    finally:
+        _rng = previous
 
 
 def resolve_scheme(init):
