@@ -15,6 +15,9 @@ a Jupyter notebook still shows a returned Figure.
 import numpy as np
 
 from ownnet import backend
+from ownnet.files import atomic_write
+from ownnet.nn.module import Module
+from ownnet.train.loop import predict_proba
 
 
 def _pyplot():
@@ -40,8 +43,6 @@ def _figure(figsize):
 
 def _finish(fig, path):
     if path is not None:
-        from ownnet.io import atomic_write
-
         with atomic_write(path) as f:
             fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
     return fig
@@ -138,11 +139,7 @@ def max_abs_weight(values, layer_names=None, title="max |w| per layer", path=Non
 def _probabilities(model, points):
     """Class probabilities ``(points, n_classes)`` from an ownnet Module or a scikit-learn-style
     estimator with ``predict_proba``."""
-    from ownnet.nn.module import Module
-
     if isinstance(model, Module):
-        from ownnet.train.loop import predict_proba
-
         return np.asarray(predict_proba(model, points.astype(model.dtype)), dtype=np.float64)
     if hasattr(model, "predict_proba"):
         return np.asarray(model.predict_proba(points), dtype=np.float64)
@@ -291,8 +288,6 @@ def first_layer_weights(model, shape=(28, 28), max_images=64, columns=16, path=N
     weight array itself, with ``in_features = shape[0] * shape[1]`` (784 = 28x28 for MNIST). The first
     ``max_images`` units are drawn, each on its own colour scale centred on 0.
     """
-    from ownnet.nn.module import Module
-
     weight = backend.to_numpy(_first_weight(model) if isinstance(model, Module) else model)
     if weight.ndim != 2 or weight.shape[0] != shape[0] * shape[1]:
         raise ValueError(f"model: expected a first-layer weight of shape ({shape[0] * shape[1]}, units) for "

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 import ownnet as on
+from ownnet.files import atomic_write
+from ownnet.train import checkpoint
 
 
 def _data(n=256, seed=0):
@@ -46,19 +48,15 @@ def test_interrupted_checkpoint_write_keeps_previous(tmp_path, monkeypatch):
     path = tmp_path / "checkpoint.safetensors"
     before = path.read_bytes()
 
-    import ownnet.io as io
-
-    real = io.write_tensors
-
     def failing_write(target, tensors, metadata):
-        with io.atomic_write(target) as f:
+        with atomic_write(target) as f:
             f.write(b"partial")
             raise KeyboardInterrupt("killed mid-write")
 
-    monkeypatch.setattr(io, "write_tensors", failing_write)
+    monkeypatch.setattr(checkpoint, "write_tensors", failing_write)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, 4, resume=True)
-    monkeypatch.setattr(io, "write_tensors", real)
+    monkeypatch.undo()
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.safetensors"]  # no temp left
     model, history = _run(tmp_path, 3, resume=True)  # still resumable from epoch 2

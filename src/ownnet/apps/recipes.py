@@ -9,7 +9,17 @@ import json
 import os
 import time
 
-from ownnet import backend
+from ownnet import backend, optim
+from ownnet.data import datasets, train_test_split
+from ownnet.data.augment import RandomShift
+from ownnet.distributed import init as init_distributed
+from ownnet.io import atomic_write, save
+from ownnet.nn.init import manual_seed
+from ownnet.nn.losses import CrossEntropyLoss
+from ownnet.nn.mlp import mlp
+from ownnet.optim import schedules
+from ownnet.plot import training_curves
+from ownnet.train.loop import evaluate, fit
 
 DEFAULT = {
     "dataset": "mnist",
@@ -56,16 +66,12 @@ def config_for(recipe="default", **overrides):
 
 def load_dataset(name, dtype, seed=0):
     """``(x_train, y_train), (x_test, y_test)`` for a dataset name."""
-    from ownnet import datasets
-
     if name == "mnist":
         return datasets.load_mnist(dtype=dtype)
     if name == "fashion-mnist":
         return datasets.load_fashion_mnist(dtype=dtype)
     if name not in DATASETS:
         raise ValueError(f"dataset: expected one of {DATASETS}, got {name!r}")
-    from ownnet.data import train_test_split
-
     make = getattr(datasets, f"make_{name}")
     x, y = make(n_samples=2000, seed=seed)
     x_train, x_test, y_train, y_test = train_test_split(x.astype(dtype), y, test_size=0.25, seed=seed)
@@ -73,7 +79,6 @@ def load_dataset(name, dtype, seed=0):
 
 
 def make_optimizer(name, params, lr, momentum=0.0, weight_decay=0.0):
-    from ownnet import optim
 
     if name == "sgd":
         return optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
@@ -87,7 +92,6 @@ def make_optimizer(name, params, lr, momentum=0.0, weight_decay=0.0):
 
 
 def make_schedule(name, optimizer, epochs):
-    from ownnet.optim import schedules
 
     if name in (None, "none"):
         return None
@@ -104,10 +108,6 @@ def make_schedule(name, optimizer, epochs):
 
 def build_run(config, n_features, n_classes):
     """The model, loss, optimizer and schedule a config describes."""
-    from ownnet.nn.init import manual_seed
-    from ownnet.nn.losses import CrossEntropyLoss
-    from ownnet.nn.mlp import mlp
-
     manual_seed(config["seed"])
     model = mlp([n_features, *config["hidden"], n_classes], activation=config["activation"],
                 dropout=config["dropout"], batch_norm=config["batch_norm"], dtype=config["dtype"])
@@ -135,12 +135,10 @@ def train_from_config(config, out=None, resume=False, verbose=True, callbacks=()
         print(model)
     augment = None
     if config.get("augment"):
-        from ownnet.data.augment import RandomShift
 
         augment = RandomShift(config["augment"], image_shape=(28, 28), seed=config["seed"])
     history = _fit(model, loss, optimizer, x_train, y_train, x_test, y_test, config, schedule,
                    callbacks, out, resume, verbose, augment, distributed)
-    from ownnet.train.loop import evaluate
 
     test = evaluate(model, loss, x_test, y_test)
     result = {"test_accuracy": test["accuracy"], "test_loss": test["loss"],
@@ -152,8 +150,6 @@ def train_from_config(config, out=None, resume=False, verbose=True, callbacks=()
 
 def _fit(model, loss, optimizer, x_train, y_train, x_test, y_test, config, schedule, callbacks, out,
          resume, verbose, augment, distributed=False):
-    from ownnet.train.loop import fit
-
     validation = (x_test, y_test) if config.get("validation") == "test" else None
     return fit(model, loss, optimizer, x_train, y_train, epochs=config["epochs"],
                batch_size=config["batch_size"], validation_data=validation,
@@ -165,17 +161,11 @@ def _fit(model, loss, optimizer, x_train, y_train, x_test, y_test, config, sched
 
 def write_outputs(out, model, history, config, result):
     """``metrics.json`` (history, config, result), ``model.safetensors`` and ``curves.png``."""
-    from ownnet.io import atomic_write, save
-
     os.makedirs(out, exist_ok=True)
     save(model, os.path.join(out, "model.safetensors"))
     payload = {"config": config, "result": result, "history": history.to_dict()}
     with atomic_write(os.path.join(out, "metrics.json")) as f:
         f.write(json.dumps(payload, indent=1).encode())
-    try:
-        from ownnet.plot import training_curves
-    except ImportError:
-        return
     try:
         training_curves(history, path=os.path.join(out, "curves.png"))
     except ImportError as error:  # matplotlib missing: the numbers are in metrics.json
@@ -186,9 +176,7 @@ def train_distributed(config, out=None, resume=False, verbose=True, timeout=None
     """``ownnet train --distributed``: ``train_from_config`` on every MPI rank with ``distributed=``
     this world; only rank 0 prints and writes ``out``. Returns ``(model, history, result)`` on rank 0
     and ``(model, history, None)`` on the others."""
-    from ownnet import distributed
-
-    world = distributed.init(timeout=timeout)
+    world = init_distributed(timeout=timeout)
     try:
         model, history, result = train_from_config(
             config, out=out if world.is_root else None, resume=resume,

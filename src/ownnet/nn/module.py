@@ -10,6 +10,7 @@ NumPy, Numba or CuPy), taken when it is built and again when ``to(device)`` move
 
 from ownnet import backend
 from ownnet.backend.ops import ops_for, ops_for_device
+from ownnet.nn.summary import summary_table
 
 MODULES = {}
 """Every Module subclass by class name: used by model files and by the gradient-check tests."""
@@ -291,6 +292,4 @@ class Module:
     def summary(self, input_shape=None):
         """A table of layers, output shapes (when ``input_shape`` is given, batch excluded) and
         parameter counts; returns the text."""
-        from ownnet.nn.summary import summary_table
-
         return summary_table(self, input_shape)

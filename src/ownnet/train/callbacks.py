@@ -7,6 +7,8 @@ running ``Run`` (model, loss, optimizer, history, epoch, ``stop_training``) from
 import copy
 import math
 
+from ownnet.io import save
+
 
 class Callback:
     """Base class: every hook does nothing. ``logs`` is a dict of the latest numbers."""
@@ -100,8 +102,6 @@ class ModelCheckpoint(Callback):
         self.best = math.inf if self.mode == "min" else -math.inf
 
     def on_epoch_end(self, epoch, logs):
-        from ownnet.io import save
-
         if self.save_best_only:
             if self.monitor not in logs:
                 raise ValueError(

@@ -12,6 +12,7 @@ holds what the other callbacks changed at the end of the epoch).
 import json
 import os
 
+from ownnet.io import ModelFormatError, read_tensors, write_tensors
 from ownnet.nn import init
 from ownnet.train.callbacks import Callback
 
@@ -25,8 +26,6 @@ def checkpoint_path(directory):
 def save_checkpoint(directory, epoch, model, optimizer, history, schedule=None, loader=None,
                     augment=None):
     """Write the state after ``epoch`` (1-based) into ``directory/checkpoint.safetensors``."""
-    from ownnet.io import write_tensors
-
     os.makedirs(directory, exist_ok=True)
     optimizer_state = optimizer.state_dict()
     tensors = {f"model/{name}": array for name, array in model.state_dict().items()}
@@ -48,8 +47,6 @@ def save_checkpoint(directory, epoch, model, optimizer, history, schedule=None, 
 
 def load_checkpoint(directory, model, optimizer, history, schedule=None, loader=None, augment=None):
     """Restore everything ``save_checkpoint`` wrote; returns the epoch it was saved after."""
-    from ownnet.io import ModelFormatError, read_tensors
-
     path = checkpoint_path(directory)
     tensors, metadata = read_tensors(path)
     if metadata.get("format") != "ownnet-checkpoint":

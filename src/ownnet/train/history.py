@@ -2,6 +2,8 @@
 
 import json
 
+from ownnet.files import atomic_write
+
 
 class History:
     """Per-epoch lists: ``history["loss"]``, ``history["val_accuracy"]``, ``history["seconds"]``, ...
@@ -37,8 +39,6 @@ class History:
         return {key: list(values) for key, values in self.history.items()}
 
     def save(self, path):
-        from ownnet.io import atomic_write
-
         with atomic_write(path) as f:
             f.write(json.dumps(self.to_dict(), indent=1).encode())
         return str(path)
