@@ -45,11 +45,11 @@ from ownnet.backend.dtype import (
     set_check_finite,
     set_default_dtype,
 )
-from ownnet.backend.ops import CupyOps, NumbaOps, NumpyOps, fused_kernels, ops_for, ops_for_device
+from ownnet.backend.ops import CupyOps, NumbaOps, NumpyOps, ops_for, ops_for_device
 
 __all__ = [
     "BACKENDS", "CupyOps", "NumbaOps", "NumpyOps", "address", "all_finite", "as_device_array",
-    "as_float_array", "check_device", "default_device", "device_of", "fused_kernels", "get_backend",
+    "as_float_array", "check_device", "default_device", "device_of", "get_backend",
     "get_check_finite", "get_default_dtype", "gpu_available", "is_gpu_array", "ops_for", "ops_for_device",
     "resolve_device", "resolve_dtype", "set_check_finite", "set_default_dtype", "to_device", "to_numpy",
     "use_backend", "xp", "xp_of", "zeros",

@@ -16,7 +16,7 @@ from ownnet.backend.ops.cupy_ops import CupyOps
 from ownnet.backend.ops.numba_ops import NumbaOps
 from ownnet.backend.ops.numpy_ops import NumpyOps
 
-__all__ = ["CupyOps", "NumbaOps", "NumpyOps", "fused_kernels", "ops_for", "ops_for_device"]
+__all__ = ["CupyOps", "NumbaOps", "NumpyOps", "ops_for", "ops_for_device"]
 
 _NUMPY_OPS = NumpyOps()
 _NUMBA_OPS = NumbaOps()
@@ -43,13 +43,3 @@ def _cupy_ops():
         _gpu_ops = CupyOps()
     return _gpu_ops
 
-
-def fused_kernels(array):
-    """The module of fused kernels for ``array``'s device: ``ownnet.backend.cuda.kernels`` (CuPy) on the
-    GPU, ``ownnet.backend.cpu_kernels`` (Numba) on the CPU. Kept for older callers: the ops
-    (``ops_for(array)``) choose the kernels now."""
-    if is_gpu_array(array):
-        from ownnet.backend.cuda import kernels
-
-        return kernels
-    return cpu_kernels
