@@ -62,6 +62,7 @@ def test_04_l1_and_huber_ignore_the_outliers_that_pull_mse_up(tmp_path):
     assert result["sine_r2"] > 0.8
 
 
+@pytest.mark.slow
 def test_05_mnist(tmp_path, mnist_dir):
     result = run_quick("05_mnist", tmp_path)
     assert result["test_accuracy"] > 0.75  # 2000 training images, 2 epochs

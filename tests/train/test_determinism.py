@@ -116,6 +116,7 @@ def _outputs(folder):
     return _without_timings(metrics), (folder / "model.safetensors").read_bytes()
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("mnist_dir")
 def test_cli_train_twice_gives_identical_files(tmp_path, capsys):
     assert main(CLI_ARGS + ["--epochs", "1", "--out", str(tmp_path / "a")]) == 0
@@ -130,6 +131,7 @@ def test_cli_train_twice_gives_identical_files(tmp_path, capsys):
     assert done.stdout.strip().splitlines()[-1] == capsys.readouterr().out.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("mnist_dir")
 def test_cli_resume_matches_a_run_without_interruption(tmp_path, capsys):
     assert main(CLI_ARGS + ["--epochs", "2", "--out", str(tmp_path / "full")]) == 0
