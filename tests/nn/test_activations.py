@@ -138,7 +138,7 @@ def test_backward_checks_before_forward_and_the_gradient_shape(make):
         layer.backward(np.ones((3, 2)))
 
 
-def test_preferred_init_tells_sequential_how_to_initialise():
+def test_preferred_init_tells_mlp_how_to_initialise_the_linear_before_it():
     assert ReLU.preferred_init == LeakyReLU.preferred_init == GELU.preferred_init == "he_uniform"
     assert Tanh.preferred_init == Sigmoid.preferred_init == "xavier_uniform"
     assert getattr(Softmax, "preferred_init", None) is None
