@@ -5,6 +5,7 @@ import numbers
 from ownnet.nn.containers import Sequential
 from ownnet.nn.linear import Linear
 from ownnet.nn.module import MODULES, Module
+from ownnet.nn.regularization import BatchNorm1d, Dropout
 
 
 def activation_class(name):
@@ -48,13 +49,9 @@ def mlp(sizes, activation="relu", dropout=0.0, batch_norm=False, dtype=None):
         model.add(Linear(fan_in, fan_out, init=hidden_init if hidden else "he_uniform", dtype=dtype))
         if hidden:
             if batch_norm:
-                from ownnet.nn.regularization import BatchNorm1d
-
                 model.add(BatchNorm1d(fan_out))
             model.add(act())
             if dropout:
-                from ownnet.nn.regularization import Dropout
-
                 model.add(Dropout(dropout))
     if dtype is not None:
         model.to(dtype)
