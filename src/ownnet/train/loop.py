@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from ownnet import backend
+from ownnet.data.checks import positive_int
 from ownnet.nn.init import manual_seed
 from ownnet.train.callbacks import Callback
 from ownnet.train.checkpoint import ResumeFromCheckpoint, SaveCheckpoint
@@ -21,7 +22,6 @@ from ownnet.train.checks import (
     check_cuda_graph,
     check_loss,
     check_model,
-    check_positive_int,
     check_training_arguments,
     resolve_metrics,
     split_validation,
@@ -107,8 +107,8 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=N
     ``clip_grad_norm``, no per-step schedule, accuracy-type metrics); True insists (``ValueError``
     saying why not); False never. See docs/gpu.md.
     """
-    epochs = check_positive_int("epochs", epochs)
-    batch_size = check_positive_int("batch_size", batch_size)
+    epochs = positive_int(epochs, "epochs")
+    batch_size = positive_int(batch_size, "batch_size")
     callbacks = check_training_arguments(model, loss, optimizer, callbacks, augment, checkpoint_dir)
     runner_class = get_runner("mpi" if distributed else model.device)
     x, y, validation = _checked_data(model, loss, runner_class, x, y, validation_data, validation_split)
@@ -240,7 +240,7 @@ def _batched_loss(loss, outputs, y, batch_size):
 def evaluate(model, loss, x, y, metrics=("accuracy",), batch_size=1024):
     """``{"loss": ..., "accuracy": ...}`` of ``model`` on ``(x, y)`` in eval mode (Dropout off,
     BatchNorm running statistics). ``loss`` may be None to compute only the metrics."""
-    batch_size = check_positive_int("batch_size", batch_size)
+    batch_size = positive_int(batch_size, "batch_size")
     check_model(model)
     if loss is not None:
         check_loss(loss)
@@ -251,7 +251,7 @@ def evaluate(model, loss, x, y, metrics=("accuracy",), batch_size=1024):
 def predict(model, x, batch_size=1024):
     """The model's outputs for ``x`` (logits for a classifier), computed in eval mode in batches, so
     that any number of rows fits in memory: ``(samples, features)`` -> ``(samples, outputs)``."""
-    batch_size = check_positive_int("batch_size", batch_size)
+    batch_size = positive_int(batch_size, "batch_size")
     check_model(model)
     on_host = not backend.is_gpu_array(x)
     x, _ = as_inputs(model, x)
