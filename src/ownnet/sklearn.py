@@ -34,6 +34,7 @@ except ImportError:
 
 from ownnet import backend
 from ownnet.data import train_test_split
+from ownnet.data.checks import positive_int
 from ownnet.nn.init import manual_seed
 from ownnet.nn.linear import Linear
 from ownnet.nn.losses import CrossEntropyLoss, HuberLoss, L1Loss, MSELoss
@@ -45,12 +46,6 @@ from ownnet.train.loop import fit, predict, predict_proba
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 REGRESSION_LOSSES = {"squared_error": MSELoss, "absolute_error": L1Loss, "huber": HuberLoss}
 _ACTIVATION_ALIASES = {"logistic": "sigmoid"}  # scikit-learn's name for the sigmoid
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)
 
 
 def _number(name, value, low, high=np.inf, low_inclusive=True, high_inclusive=True):
@@ -88,18 +83,18 @@ class _BaseMLP(BaseEstimator):
             sizes = [sizes]
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
             raise ValueError(f"hidden_layer_sizes: expected an int or a sequence of ints, got {sizes!r}")
-        sizes = [_positive_int("hidden_layer_sizes", size) for size in sizes]
+        sizes = [positive_int(size, "hidden_layer_sizes") for size in sizes]
         activation = _ACTIVATION_ALIASES.get(self.activation, self.activation)
         activation_class(activation)  # raises ValueError naming the choices
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.batch_size != "auto":
-            _positive_int("batch_size", self.batch_size)
+            positive_int(self.batch_size, "batch_size")
         _number("alpha", self.alpha, 0.0)
         _number("learning_rate_init", self.learning_rate_init, 0.0, low_inclusive=False)
-        _positive_int("max_iter", self.max_iter)
+        positive_int(self.max_iter, "max_iter")
         _number("tol", self.tol, 0.0)
-        _positive_int("n_iter_no_change", self.n_iter_no_change)
+        positive_int(self.n_iter_no_change, "n_iter_no_change")
         _number("validation_fraction", self.validation_fraction, 0.0, 1.0, False, False)
         _number("momentum", self.momentum, 0.0, 1.0, high_inclusive=False)
         _number("beta_1", self.beta_1, 0.0, 1.0, high_inclusive=False)
