@@ -4,20 +4,24 @@ Bad options or values give a one-line error and exit code 2, never a traceback.
 """
 
 import argparse
-import math
 import os
 import sys
 
+import numpy as np
+
 from ownnet import metrics, plot
-from ownnet.apps import recipes
+from ownnet.apps import arguments, recipes
 from ownnet.apps.bench import main as bench_main
 from ownnet.apps.images import load_digit_image
 from ownnet.apps.lab import run_lab
+from ownnet.apps.model_checks import check_image_classifier
 from ownnet.apps.serve import DashboardCallback, serve_main
+from ownnet.apps.user_modules import import_user_module
 from ownnet.io import ModelFormatError, load
 from ownnet.io.onnx import export_file
 from ownnet.nn.mlp import activation_class
 from ownnet.train import predict, predict_proba
+from ownnet.train.divergence import DivergenceError
 
 
 class UsageError(Exception):
@@ -27,68 +31,6 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(f"{self.prog}: {message}")
-
-
-def _hidden_sizes(text):
-    try:
-        sizes = [int(part) for part in text.split(",") if part.strip()] if text.strip() else []
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes like 512,256, got {text!r}") \
-            from None
-    if any(size < 1 for size in sizes):
-        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
-    return sizes
-
-
-def _integer_at_least(minimum, what):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {what} integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected a {what} integer, got {text!r}")
-        return value
-
-    return parse
-
-
-_positive_int = _integer_at_least(1, "positive")
-_seed = _integer_at_least(0, "non-negative")
-
-
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < math.inf:
-        raise argparse.ArgumentTypeError(f"expected a finite non-negative number, got {text!r}")
-    return value
-
-
-def _fraction(text):
-    value = _non_negative_float(text)
-    if value >= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
-
-
-def _positive_float(text):
-    value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _port(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number in 0..65535, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number in 0..65535, got {text!r}")
-    return value
 
 
 def build_parser():
@@ -112,22 +54,23 @@ def _add_train(commands):
     parser.add_argument("--recipe", choices=sorted(recipes.RECIPES), default="default",
                         help="a preset: 'default' (fast, >= 98%%) or 'best' (the best plain MLP, slower)")
     parser.add_argument("--dataset", choices=recipes.DATASETS, help="default: mnist")
-    parser.add_argument("--hidden", type=_hidden_sizes, help="hidden layer sizes, e.g. 512,256 ('' = none)")
+    parser.add_argument("--hidden", type=arguments.hidden_sizes,
+                        help="hidden layer sizes, e.g. 512,256 ('' = none)")
     parser.add_argument("--activation", help="relu, leakyrelu, tanh, sigmoid, gelu, identity")
-    parser.add_argument("--dropout", type=_fraction,
+    parser.add_argument("--dropout", type=arguments.fraction,
                         help="dropout probability after each hidden layer, in [0, 1)")
     parser.add_argument("--optimizer", choices=recipes.OPTIMIZERS)
-    parser.add_argument("--lr", type=_positive_float, help="learning rate")
-    parser.add_argument("--momentum", type=_fraction, help="in [0, 1)")
-    parser.add_argument("--weight-decay", type=_non_negative_float)
-    parser.add_argument("--batch-size", type=_positive_int)
-    parser.add_argument("--epochs", type=_positive_int)
+    parser.add_argument("--lr", type=arguments.positive_float, help="learning rate")
+    parser.add_argument("--momentum", type=arguments.fraction, help="in [0, 1)")
+    parser.add_argument("--weight-decay", type=arguments.non_negative_float)
+    parser.add_argument("--batch-size", type=arguments.positive_int)
+    parser.add_argument("--epochs", type=arguments.positive_int)
     parser.add_argument("--schedule", choices=recipes.SCHEDULES)
-    parser.add_argument("--seed", type=_seed)
+    parser.add_argument("--seed", type=arguments.seed)
     parser.add_argument("--dtype", choices=("float32", "float64"))
     parser.add_argument("--device", choices=("cpu", "gpu"),
                         help="where to train (gpu: CuPy and an NVIDIA GPU, pip install 'ownnet[gpu]')")
-    parser.add_argument("--limit", type=_positive_int, help="train on the first N samples only")
+    parser.add_argument("--limit", type=arguments.positive_int, help="train on the first N samples only")
     parser.add_argument("--out", help="folder for metrics.json, model.safetensors, curves.png, checkpoint")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     parser.add_argument("--quiet", action="store_true", help="only the final line")
@@ -136,7 +79,8 @@ def _add_train(commands):
                              "(--batch-size is per rank; needs ownnet[mpi])")
     parser.add_argument("--dashboard", action="store_true",
                         help="watch the training live in the browser at http://HOST:PORT/dashboard")
-    parser.add_argument("--port", type=_port, default=8000, help="port of --dashboard (default 8000)")
+    parser.add_argument("--port", type=arguments.port, default=8000,
+                        help="port of --dashboard (default 8000)")
     parser.add_argument("--host", default="127.0.0.1", help="address of --dashboard (default 127.0.0.1)")
 
 
@@ -145,18 +89,26 @@ def _add_evaluate(commands):
     parser.add_argument("model", help="a model file written by ownnet train / on.save")
     parser.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist")
     parser.add_argument("--out", help="folder for confusion.png and misclassified.png")
+    _add_import_option(parser)
 
 
 def _add_predict(commands):
     parser = commands.add_parser("predict", help="classify PNG/JPEG images of digits")
     parser.add_argument("model")
     parser.add_argument("images", nargs="+")
+    _add_import_option(parser)
+
+
+def _add_import_option(parser):
+    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                        help="import MODULE (a module name or a .py file) first: the module that defines "
+                             "the model's custom layers (repeatable; runs its code, so only trusted ones)")
 
 
 def _add_serve(commands):
     parser = commands.add_parser("serve", help="a local web page: draw a digit, watch the model classify it")
     parser.add_argument("model", help="a model file written by ownnet train / on.save (784 inputs)")
-    parser.add_argument("--port", type=_port, default=8000, help="default 8000")
+    parser.add_argument("--port", type=arguments.port, default=8000, help="default 8000")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this computer only)")
 
@@ -165,7 +117,7 @@ def _add_lab(commands):
     parser = commands.add_parser("lab", help="the lab's study of 1-, 2- and 3-layer perceptrons, as a report")
     parser.add_argument("--quick", action="store_true", help="a small version in about a minute")
     parser.add_argument("--out", default="lab-report", help="folder for report.md and its figures")
-    parser.add_argument("--seed", type=_seed, default=0)
+    parser.add_argument("--seed", type=arguments.seed, default=0)
 
 
 def _add_export(commands):
@@ -174,7 +126,8 @@ def _add_export(commands):
     parser.add_argument("--onnx", required=True, metavar="OUT", help="the .onnx file to write")
     parser.add_argument("--input-shape", help="one sample's shape without the batch, e.g. 784 or 1,28,28 "
                                               "(default: the first layer's input size)")
-    parser.add_argument("--opset", type=_positive_int, help="ONNX opset version (default 17)")
+    parser.add_argument("--opset", type=arguments.positive_int, help="ONNX opset version (default 17)")
+    _add_import_option(parser)
 
 
 def _cmd_train(args):
@@ -227,7 +180,12 @@ def _cmd_train(args):
     return 0
 
 
-def _load_model(path):
+def _load_model(path, imports=()):
+    for name in imports:
+        try:
+            import_user_module(name)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     try:
         return load(path)
     except FileNotFoundError:
@@ -236,8 +194,30 @@ def _load_model(path):
         raise UsageError(f"{path}: not an ownnet model file ({error})") from None
 
 
+def _make_output_folder(folder, command):
+    """Create ``--out`` before the work starts, so that a folder that cannot be written is found at once."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"ownnet {command}: cannot create --out {folder} ({error.strerror or error})") \
+            from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"ownnet {command}: --out {folder} is not writable")
+
+
+def _load_image_classifier(args, command):
+    model = _load_model(args.model, args.imports)
+    try:
+        check_image_classifier(model, args.model, command)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return model
+
+
 def _cmd_evaluate(args):
-    model = _load_model(args.model)
+    if args.out:
+        _make_output_folder(args.out, "evaluate")
+    model = _load_image_classifier(args, "evaluate")
     _, (x_test, y_test) = recipes.load_dataset(args.dataset, model.dtype)
     logits = predict(model, x_test)
     labels = logits.argmax(axis=1)
@@ -252,7 +232,6 @@ def _cmd_evaluate(args):
     for row in matrix:
         print(" ".join(f"{v:5d}" for v in row))
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
         confusion_png = os.path.join(args.out, "confusion.png")
         plot.confusion_matrix(matrix, path=confusion_png)
         # The worst mistakes: wrong predictions with the lowest logit margin for the true class.
@@ -267,7 +246,7 @@ def _cmd_evaluate(args):
 
 
 def _cmd_predict(args):
-    model = _load_model(args.model)
+    model = _load_image_classifier(args, "predict")
     for path in args.images:
         try:
             x = load_digit_image(path).astype(model.dtype)
@@ -298,7 +277,10 @@ def _cmd_lab(args):
 
 
 def _cmd_export(args):
-    model = _load_model(args.model)
+    if os.path.isdir(args.onnx):
+        raise UsageError(f"ownnet export: --onnx {args.onnx} is a folder; expected a file name such as "
+                         f"{os.path.join(args.onnx, 'model.onnx')}")
+    model = _load_model(args.model, args.imports)
     try:
         print(export_file(model, args.onnx, input_shape=args.input_shape, opset=args.opset))
     except ValueError as error:
@@ -315,6 +297,9 @@ def main(argv=None):
         args = parser.parse_args(argv)
         handler = {"train": _cmd_train, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
                    "serve": _cmd_serve, "lab": _cmd_lab, "export": _cmd_export}[args.command]
+        if args.command == "train":  # a NaN is reported as a divergence, not as NumPy's warnings
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                return handler(args)
         return handler(args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -322,8 +307,15 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (OSError, ImportError) as error:
+    except (OSError, ImportError, DivergenceError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except MemoryError as error:  # e.g. --hidden 99999999999
+        print(f"error: not enough memory ({error}); check the sizes given (--hidden, --batch-size, ...)",
+              file=sys.stderr)
+        return 2
+    except ValueError as error:  # a user-caused problem found below the command line (its message says which)
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
 
 
