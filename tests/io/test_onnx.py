@@ -88,6 +88,7 @@ CASES = [
     ("Softmax", on.Softmax, (5,)),
     ("Softmax-dim1-3d", lambda: on.Softmax(dim=1), (3, 4)),
     ("Softmax-dim0", lambda: on.Softmax(dim=0), (5,)),
+    ("LogSoftmax", on.LogSoftmax, (5,)),
     ("Identity", on.Identity, (5,)),
     ("Dropout", lambda: on.Dropout(0.5), (5,)),
     ("BatchNorm1d", lambda: on.BatchNorm1d(5), (5,)),

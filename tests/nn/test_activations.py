@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from ownnet.backend.ops import numpy_ops
-from ownnet.nn.activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from ownnet.nn.activations import GELU, Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 
-ACTIVATIONS = [ReLU, LeakyReLU, Tanh, Sigmoid, GELU, lambda: GELU("tanh"), Softmax, Identity]
-IDS = ["ReLU", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "GELU-tanh", "Softmax", "Identity"]
+ACTIVATIONS = [ReLU, LeakyReLU, Tanh, Sigmoid, GELU, lambda: GELU("tanh"), Softmax, LogSoftmax, Identity]
+IDS = ["ReLU", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "GELU-tanh", "Softmax", "LogSoftmax", "Identity"]
 
 
 def test_relu_and_leaky_relu_values_and_gradients():

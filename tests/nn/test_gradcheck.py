@@ -14,7 +14,7 @@ import pytest
 
 import ownnet
 from ownnet.nn import init
-from ownnet.nn.activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from ownnet.nn.activations import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from ownnet.nn.containers import Concat, Residual, Sequential
 from ownnet.nn.gradcheck import GradcheckResult, gradcheck
 from ownnet.nn.linear import Linear
@@ -46,6 +46,7 @@ CASES = {
     "Softmax": [
         (lambda: Softmax(), (4, 5)), (lambda: Softmax(dim=0), (4, 5)), (lambda: Softmax(1), (2, 3, 4)),
     ],
+    "LogSoftmax": [(lambda: LogSoftmax(), (4, 5)), (lambda: LogSoftmax(dim=0), (4, 5))],
     "Dropout": [(lambda: Dropout(0.3), (4, 5)), (lambda: Dropout(0.0), (4, 5))],
     "BatchNorm1d": [
         (lambda: BatchNorm1d(5), (6, 5)),

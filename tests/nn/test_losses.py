@@ -46,6 +46,16 @@ def _labels(n, classes, as_float=False):
     return make
 
 
+def _log_probabilities(n, classes, as_float=False):
+    """Rows of log-probabilities (a log-softmax of random logits) and class labels."""
+    def make(rng):
+        logits = rng.normal(size=(n, classes))
+        log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        labels = rng.integers(0, classes, size=n)
+        return log_probs, labels.astype(np.float64) if as_float else labels
+    return make
+
+
 def _probabilities(n, classes, one_hot=False, normalized=True):
     """Rows summing to one, one-hot rows, or (normalized=False) any nonnegative weights, as PyTorch allows."""
     def make(rng):
@@ -88,6 +98,8 @@ CASES = [
     ("CrossEntropyLoss", {"reduction": "sum"}, _probabilities(5, 4, one_hot=True)),
     ("CrossEntropyLoss", {"label_smoothing": 0.2}, _probabilities(5, 4)),
     ("CrossEntropyLoss", {"label_smoothing": 0.2}, _probabilities(5, 4, normalized=False)),
+    ("NLLLoss", {}, _log_probabilities(5, 4)),
+    ("NLLLoss", {"reduction": "sum"}, _log_probabilities(5, 4, as_float=True)),
     ("BCEWithLogitsLoss", {}, _binary_logits((6,))),
     ("BCEWithLogitsLoss", {"reduction": "sum"}, _binary_logits((6, 1), soft=True)),
     ("BCEWithLogitsLoss", {}, _binary_logits((4, 3), soft=True)),

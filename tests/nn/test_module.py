@@ -8,7 +8,7 @@ import pytest
 
 import ownnet
 from ownnet import backend
-from ownnet.nn.activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from ownnet.nn.activations import GELU, Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from ownnet.nn.containers import Concat, Residual, Sequential
 from ownnet.nn.init import manual_seed
 from ownnet.nn.linear import Linear
@@ -27,7 +27,7 @@ def every_layer_network():
         Flatten(), Linear(6, 8), BatchNorm1d(8), ReLU(), Dropout(0.2), Linear(8, 8), LeakyReLU(),
         Residual(Sequential(Linear(8, 8), GELU())),
         Concat(Sequential(Linear(8, 3), Tanh()), Sequential(Linear(8, 3), Sigmoid()), Identity()),
-        Linear(14, 4), GELU(approximate="tanh"), Softmax(),
+        Linear(14, 4), GELU(approximate="tanh"), LogSoftmax(), Softmax(),
     )
 
 
@@ -190,8 +190,8 @@ def test_linear_explains_a_single_sample_and_a_wrong_width():
 
 
 @pytest.mark.parametrize("module", [
-    Linear(3, 2), ReLU(), LeakyReLU(), Tanh(), Sigmoid(), GELU(), Softmax(), Identity(), Dropout(),
-    BatchNorm1d(2), Flatten(), mlp(), Residual(Linear(2, 2)), Concat(Linear(2, 2)),
+    Linear(3, 2), ReLU(), LeakyReLU(), Tanh(), Sigmoid(), GELU(), Softmax(), LogSoftmax(), Identity(),
+    Dropout(), BatchNorm1d(2), Flatten(), mlp(), Residual(Linear(2, 2)), Concat(Linear(2, 2)),
 ], ids=lambda m: type(m).__name__)
 def test_backward_before_forward_is_a_value_error(module):
     with pytest.raises(ValueError, match=r"backward\(\) called before forward\(\)"):

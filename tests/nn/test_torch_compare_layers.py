@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import ownnet
-from ownnet.nn.activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from ownnet.nn.activations import GELU, Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from ownnet.nn.containers import Concat, Residual, Sequential
 from ownnet.nn.linear import Linear
 from ownnet.nn.module import MODULES
@@ -95,6 +95,7 @@ TRANSLATIONS = {
     "Sigmoid": lambda m, pairs: nn.Sigmoid(),
     "GELU": lambda m, pairs: nn.GELU(approximate=m.approximate),
     "Softmax": lambda m, pairs: nn.Softmax(dim=m.dim),
+    "LogSoftmax": lambda m, pairs: nn.LogSoftmax(dim=m.dim),
     "Identity": lambda m, pairs: nn.Identity(),
     "Dropout": lambda m, pairs: nn.Dropout(m.p) if not m.training else _TorchSameMask(m),
     "Flatten": lambda m, pairs: nn.Flatten(m.start_dim, m.end_dim),
@@ -150,6 +151,8 @@ CASES = [
     ("Softmax", Softmax, (4, 5)),
     ("Softmax-dim0", lambda: Softmax(dim=0), (4, 5)),
     ("Softmax-3d", lambda: Softmax(dim=1), (2, 3, 4)),
+    ("LogSoftmax", LogSoftmax, (4, 5)),
+    ("LogSoftmax-dim0", lambda: LogSoftmax(dim=0), (4, 5)),
     ("Identity", Identity, (4, 5)),
     ("Dropout-p0", lambda: Dropout(0.0), (4, 5)),
     ("Dropout", lambda: Dropout(0.4), (4, 5)),

@@ -29,6 +29,11 @@ def _probabilities(rng, n=7, classes=5, normalized=True):
     return rng.normal(size=(n, classes)) * 3, target
 
 
+def _log_probabilities(rng, n=7, classes=5):
+    logits, labels = _labels(rng, n, classes)
+    return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True)), labels
+
+
 def _binary_logits(rng, shape):
     return rng.normal(size=shape) * 4, rng.random(shape)
 
@@ -46,6 +51,7 @@ for reduction in ("mean", "sum"):
         ("HuberLoss", {"reduction": reduction, "delta": 0.3}, lambda rng: _regression(rng, (8,))),
         ("BCEWithLogitsLoss", {"reduction": reduction}, lambda rng: _binary_logits(rng, (8, 1))),
         ("BCEWithLogitsLoss", {"reduction": reduction}, lambda rng: _binary_logits(rng, (8,))),
+        ("NLLLoss", {"reduction": reduction}, _log_probabilities),
         ("BCELoss", {"reduction": reduction}, lambda rng: _binary_probs(rng, (8,))),
         ("BCELoss", {"reduction": reduction},
          lambda rng: (np.array([0.0, 1.0, 1e-50, 0.5]), np.array([1.0, 0.0, 1.0, 0.3]))),  # clamped logs

@@ -4,8 +4,8 @@ ONNX engine) runs with the outputs of ``model.eval()``.
 Each layer becomes the ONNX operators that compute the same function in inference form:
 
     Linear        Gemm (y = x W + b; ownnet's W is already (in, out), so no transpose)
-    ReLU, LeakyReLU, Tanh, Sigmoid, Softmax(dim), Identity
-                  Relu, LeakyRelu, Tanh, Sigmoid, Softmax(axis=dim), Identity
+    ReLU, LeakyReLU, Tanh, Sigmoid, Softmax(dim), LogSoftmax(dim), Identity
+                  Relu, LeakyRelu, Tanh, Sigmoid, Softmax(axis=dim), LogSoftmax(axis=dim), Identity
     GELU          Gelu (opset >= 20), else its formula: x (1 + erf(x / sqrt 2)) / 2, or the tanh form
     Dropout       Identity (inference: no dropout)
     BatchNorm1d   BatchNormalization with the running statistics (or the batch statistics, written with
@@ -28,7 +28,7 @@ from ownnet import backend
 from ownnet._version import __version__
 from ownnet.files import atomic_write
 from ownnet.io.modelfile import load
-from ownnet.nn.activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from ownnet.nn.activations import GELU, Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from ownnet.nn.containers import Concat, Residual, Sequential
 from ownnet.nn.linear import Linear
 from ownnet.nn.module import Module
@@ -137,7 +137,7 @@ def _softmax(module, graph, x, shape, where, prefix):
     if not -len(shape) <= module.dim < len(shape):
         raise _error(module, where, f"has dim={module.dim}, out of range for its input of shape "
                                     f"{_describe(shape)}")
-    return graph.node("Softmax", [x], where, axis=module.dim), shape
+    return graph.node(type(module).__name__, [x], where, axis=module.dim), shape  # Softmax or LogSoftmax
 
 
 def _gelu(module, graph, x, shape, where, prefix):
@@ -236,7 +236,8 @@ def _concat(module, graph, x, shape, where, prefix):
 def _converters():
     return {
         Linear: _linear, ReLU: _elementwise("Relu"), LeakyReLU: _leaky_relu, Tanh: _elementwise("Tanh"),
-        Sigmoid: _elementwise("Sigmoid"), GELU: _gelu, Softmax: _softmax, Identity: _elementwise("Identity"),
+        Sigmoid: _elementwise("Sigmoid"), GELU: _gelu, Softmax: _softmax, LogSoftmax: _softmax,
+        Identity: _elementwise("Identity"),
         Dropout: _elementwise("Identity"), BatchNorm1d: _batchnorm, Flatten: _flatten,
         Sequential: _sequential, Residual: _residual, Concat: _concat,
     }

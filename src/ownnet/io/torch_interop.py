@@ -1,8 +1,8 @@
 """Weights in and out of PyTorch: ``from_torch(torch_sequential)`` and ``to_torch(model)``.
 
 For ``nn.Sequential`` stacks (nested ones included) of the layers both libraries have: Linear, ReLU,
-LeakyReLU, Tanh, Sigmoid, GELU, Softmax, Identity, Dropout, BatchNorm1d and Flatten. The two models
-compute the same function with the same numbers: PyTorch stores ``Linear.weight`` as
+LeakyReLU, Tanh, Sigmoid, GELU, Softmax, LogSoftmax, Identity, Dropout, BatchNorm1d and Flatten. The two
+models compute the same function with the same numbers: PyTorch stores ``Linear.weight`` as
 ``(out_features, in_features)`` and ownnet as ``(in_features, out_features)``, so it is transposed;
 everything else (biases, BatchNorm's weight, bias and running statistics) is copied as it is. The
 dtype (float32 or float64) and the training/eval mode carry over. ``Residual`` and ``Concat`` have no
@@ -15,7 +15,7 @@ import numpy as np
 
 from ownnet import backend
 from ownnet.nn import init
-from ownnet.nn.activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from ownnet.nn.activations import GELU, Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from ownnet.nn.containers import Concat, Residual, Sequential
 from ownnet.nn.linear import Linear
 from ownnet.nn.module import Module
@@ -67,10 +67,12 @@ def _batchnorm_from(layer, dtype, where, copies):
 
 
 def _softmax_from(layer, dtype, where, copies):
+    """``Softmax`` or ``LogSoftmax`` (the class of the same name), with the same ``dim``."""
+    name = type(layer).__name__
     if layer.dim is None:
-        raise ValueError(f"from_torch: {where} is nn.Softmax(dim=None), whose axis depends on the input's "
+        raise ValueError(f"from_torch: {where} is nn.{name}(dim=None), whose axis depends on the input's "
                          f"number of dimensions; give it an explicit dim (dim=-1 for the last axis)")
-    return Softmax(dim=layer.dim)
+    return {"Softmax": Softmax, "LogSoftmax": LogSoftmax}[name](dim=layer.dim)
 
 
 def _sequential_from(layer, dtype, where, copies):
@@ -87,6 +89,7 @@ def _from_torch_table(nn):
         nn.Sigmoid: lambda layer, dtype, where, copies: Sigmoid(),
         nn.GELU: lambda layer, dtype, where, copies: GELU(approximate=layer.approximate),
         nn.Softmax: _softmax_from,
+        nn.LogSoftmax: _softmax_from,
         nn.Identity: lambda layer, dtype, where, copies: Identity(),
         nn.Dropout: lambda layer, dtype, where, copies: Dropout(layer.p),
         nn.Flatten: lambda layer, dtype, where, copies: Flatten(layer.start_dim, layer.end_dim),
@@ -189,6 +192,7 @@ def _to_torch_table(nn):
         Sigmoid: lambda module, torch, dtype, where: nn.Sigmoid(),
         GELU: lambda module, torch, dtype, where: nn.GELU(approximate=module.approximate),
         Softmax: lambda module, torch, dtype, where: nn.Softmax(dim=module.dim),
+        LogSoftmax: lambda module, torch, dtype, where: nn.LogSoftmax(dim=module.dim),
         Identity: lambda module, torch, dtype, where: nn.Identity(),
         Dropout: lambda module, torch, dtype, where: nn.Dropout(module.p),
         Flatten: lambda module, torch, dtype, where: nn.Flatten(module.start_dim, module.end_dim),

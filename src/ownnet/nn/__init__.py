@@ -1,7 +1,7 @@
 """``ownnet.nn``: the model side of the lesson — ``Module`` and ``Parameter``, the layers (each owns its
 forward and its backward pass), the containers, the losses, ``mlp(...)``, ``summary`` and ``gradcheck``."""
 
-from ownnet.nn.activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from ownnet.nn.activations import GELU, Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from ownnet.nn.containers import Concat, Residual, Sequential
 from ownnet.nn.gradcheck import GradcheckResult, gradcheck
 from ownnet.nn.init import manual_seed
@@ -11,10 +11,13 @@ from ownnet.nn.losses import (
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
+    DoubleSoftmaxWarning,
     HuberLoss,
     L1Loss,
     Loss,
+    LossInputWarning,
     MSELoss,
+    NLLLoss,
 )
 from ownnet.nn.mlp import mlp
 from ownnet.nn.module import MODULES, Module, Parameter
@@ -22,8 +25,9 @@ from ownnet.nn.regularization import BatchNorm1d, Dropout
 from ownnet.nn.shape import Flatten
 
 __all__ = [
-    "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "Concat", "CrossEntropyLoss", "Dropout", "Flatten", "GELU",
-    "GradcheckResult", "HuberLoss", "Identity", "L1Loss", "LOSSES", "LeakyReLU", "Linear", "Loss", "MODULES",
-    "MSELoss", "Module", "Parameter", "ReLU", "Residual", "Sequential", "Sigmoid", "Softmax", "Tanh",
-    "gradcheck", "manual_seed", "mlp",
+    "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "Concat", "CrossEntropyLoss", "DoubleSoftmaxWarning",
+    "Dropout", "Flatten", "GELU", "GradcheckResult", "HuberLoss", "Identity", "L1Loss", "LOSSES", "LeakyReLU",
+    "Linear", "LogSoftmax", "Loss", "LossInputWarning", "MODULES", "MSELoss", "Module", "NLLLoss",
+    "Parameter", "ReLU", "Residual", "Sequential", "Sigmoid", "Softmax", "Tanh", "gradcheck", "manual_seed",
+    "mlp",
 ]

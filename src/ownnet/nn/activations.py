@@ -1,4 +1,5 @@
-"""Activations: element-wise non-linearities (ReLU, LeakyReLU, Tanh, Sigmoid, GELU), Softmax, Identity.
+"""Activations: element-wise non-linearities (ReLU, LeakyReLU, Tanh, Sigmoid, GELU), Softmax, LogSoftmax,
+Identity.
 
 Each keeps from its forward pass exactly what its backward pass needs (ReLU, Tanh and Sigmoid reuse
 their output), and keeps the input's dtype: a float32 input gives float32 outputs and gradients.
@@ -203,29 +204,42 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-class Softmax(Module):
-    """``y_i = exp(x_i) / sum_j exp(x_j)`` along ``dim`` (the last axis by default).
-
-    Stable: the maximum along ``dim`` is subtracted first (softmax is unchanged by a shift).
-    Backward: dL/dx = y * (g - sum(g * y, dim)), with g = dL/dy (the Jacobian never built).
-    For classification, prefer logits with ``CrossEntropyLoss``, which fuses log-softmax.
-
-    Shape: any ``(batch, ...)`` -> the same shape.
-    """
+class _AlongDim(Module):
+    """A normalisation along one axis ``dim`` (``Softmax``, ``LogSoftmax``): the argument's checks."""
 
     def __init__(self, dim=-1):
         super().__init__()
         if isinstance(dim, bool) or not isinstance(dim, int):
-            raise TypeError(f"Softmax: dim must be an integer, got {dim!r}")
+            raise TypeError(f"{type(self).__name__}: dim must be an integer, got {dim!r}")
         self.dim = dim
         self.out = None
 
-    def forward(self, x):
-        xp = xp_of(x)
+    def _check_dim(self, x):
         if not -x.ndim <= self.dim < x.ndim:
             raise ValueError(f"{self.label}: dim={self.dim} is out of range for an input of shape {x.shape}")
+
+    def get_config(self):
+        return {"dim": self.dim}
+
+
+class Softmax(_AlongDim):
+    """``y_i = exp(x_i) / sum_j exp(x_j)`` along ``dim`` (the last axis by default).
+
+    Stable: the maximum along ``dim`` is subtracted first (softmax is unchanged by a shift).
+    Backward: dL/dx_j = sum_i dL/dy_i dy_i/dx_j with dy_i/dx_j = y_i (delta_ij - y_j), that is
+    dL/dx = y * (g - sum(g * y, dim)), with g = dL/dy (the Jacobian never built).
+
+    Not before ``CrossEntropyLoss``, which takes logits and applies softmax itself: ``fit`` and
+    ``evaluate`` warn (``DoubleSoftmaxWarning``) about a model ending in ``Softmax`` trained with it.
+    Use it to read probabilities, or ``LogSoftmax`` + ``NLLLoss`` for the lesson's two steps.
+
+    Shape: any ``(batch, ...)`` -> the same shape.
+    """
+
+    def forward(self, x):
+        self._check_dim(x)
         out = x - x.max(axis=self.dim, keepdims=True)
-        xp.exp(out, out=out)
+        xp_of(x).exp(out, out=out)
         out /= out.sum(axis=self.dim, keepdims=True)
         self.out = out
         return out
@@ -238,8 +252,36 @@ class Softmax(Module):
         grad -= out * grad_out_dot_y  # y * g - y * sum(g * y)
         return grad
 
-    def get_config(self):
-        return {"dim": self.dim}
+
+class LogSoftmax(_AlongDim):
+    """``y_i = x_i - log(sum_j exp(x_j))`` along ``dim``: the logarithm of ``Softmax``, as
+    ``torch.nn.LogSoftmax``.
+
+    Stable: computed as ``(x - max) - log(sum(exp(x - max)))``, never as ``log(softmax(x))``, so a
+    probability that rounds to 0 gives a large negative number instead of ``-inf``. With ``NLLLoss``
+    it is the lesson's two steps (softmax, then cross-entropy) in a form that neither divides by a
+    probability nor clips: ``NLLLoss()(LogSoftmax()(z), y) == CrossEntropyLoss()(z, y)``.
+
+    Backward: dy_i/dx_j = delta_ij - softmax(x)_j, so dL/dx = g - softmax(x) * sum(g, dim), with
+    g = dL/dy and softmax(x) = exp(y).
+
+    Shape: any ``(batch, ...)`` -> the same shape.
+    """
+
+    def forward(self, x):
+        self._check_dim(x)
+        out = x - x.max(axis=self.dim, keepdims=True)  # <= 0: exp cannot overflow
+        xp = xp_of(x)
+        out -= xp.log(xp.exp(out).sum(axis=self.dim, keepdims=True))
+        self.out = out
+        return out
+
+    def backward(self, grad_out):
+        out = self._saved(self.out)
+        self._check_grad_shape(grad_out, out.shape)
+        grad = xp_of(out).exp(out)  # softmax(x)
+        grad *= grad_out.sum(axis=self.dim, keepdims=True)
+        return grad_out - grad  # g - softmax * sum(g)
 
 
 class Identity(Module):

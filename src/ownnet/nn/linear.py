@@ -35,10 +35,10 @@ class Linear(Module):
         self.in_features, self.out_features, self.has_bias = in_features, out_features, bool(bias)
         self.init = resolve_scheme(init)
         self.weight = self.add_parameter("weight",
-                                         initial_weight(self.init, in_features, out_features, dtype))
+                                         initial_weight(self.init, in_features, out_features, dtype), dtype)
         self.bias = None
         if self.has_bias:
-            self.bias = self.add_parameter("bias", backend.zeros((out_features,), dtype))
+            self.bias = self.add_parameter("bias", backend.zeros((out_features,), dtype), dtype)
         self.x = None
 
     def forward(self, x):

@@ -105,7 +105,21 @@ class Module:
         self._children = []
 
     # --- declaring state -------------------------------------------------------------------
-    def add_parameter(self, name, data):
+    def add_parameter(self, name, data, dtype=None):
+        """Declare ``data`` (an array, a list or a number) as the trainable parameter ``name``; returns
+        its ``Parameter``.
+
+        The parameter is stored as a float array of ``dtype``; None means the default dtype (float32
+        unless ``set_default_dtype``), the dtype every layer of a model is built in (``ownnet.load``
+        sets it to the file's dtype while it rebuilds a model). So a plain ``np.array([1.0])``, which
+        NumPy makes float64, becomes float32 in a float32 model: the model computes in one dtype and
+        saves a file that loads. A layer asked for another dtype passes it on, as
+        ``Linear(..., dtype="float64")`` does. An array already of that dtype is kept as it is (no copy).
+        """
+        dtype = backend.resolve_dtype(dtype)
+        if getattr(data, "dtype", None) != dtype:
+            xp = backend.xp_of(data) if hasattr(data, "dtype") else backend.xp
+            data = xp.asarray(data, dtype=dtype)
         parameter = Parameter(data, name)
         self._parameters[name] = parameter
         self.ops = parameter.ops

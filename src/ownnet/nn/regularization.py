@@ -82,8 +82,8 @@ class BatchNorm1d(Module):
         shape, dtype = (num_features,), backend.resolve_dtype(dtype)
         self.weight = self.bias = None
         if self.affine:
-            self.weight = self.add_parameter("weight", backend.xp.ones(shape, dtype=dtype))
-            self.bias = self.add_parameter("bias", backend.zeros(shape, dtype))
+            self.weight = self.add_parameter("weight", backend.xp.ones(shape, dtype=dtype), dtype)
+            self.bias = self.add_parameter("bias", backend.zeros(shape, dtype), dtype)
         if self.track_running_stats:
             self.add_buffer("running_mean", backend.zeros(shape, dtype))
             self.add_buffer("running_var", backend.xp.ones(shape, dtype=dtype))

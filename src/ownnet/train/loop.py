@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ownnet import backend
 from ownnet.data.checks import positive_int
 from ownnet.nn.init import manual_seed
+from ownnet.nn.losses import warn_if_double_softmax
 from ownnet.train.callbacks import Callback
 from ownnet.train.checkpoint import ResumeFromCheckpoint, SaveCheckpoint
 from ownnet.train.checks import (
@@ -110,6 +111,7 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=N
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
     callbacks = check_training_arguments(model, loss, optimizer, callbacks, augment, checkpoint_dir)
+    warn_if_double_softmax(model, loss, "fit")  # the lesson's Softmax before CrossEntropyLoss
     runner_class = get_runner("mpi" if distributed else model.device)
     x, y, validation = _checked_data(model, loss, runner_class, x, y, validation_data, validation_split)
     metric_fns = resolve_metrics(metrics, loss)
@@ -244,6 +246,7 @@ def evaluate(model, loss, x, y, metrics=("accuracy",), batch_size=1024):
     check_model(model)
     if loss is not None:
         check_loss(loss)
+        warn_if_double_softmax(model, loss, "evaluate")
     x, y = as_inputs(model, x, y)
     return _evaluate(model, loss, x, y, resolve_metrics(metrics, loss), batch_size)
 

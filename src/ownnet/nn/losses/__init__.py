@@ -1,5 +1,5 @@
-"""Loss functions: ``MSELoss``, ``L1Loss``, ``HuberLoss``, ``CrossEntropyLoss``, ``BCEWithLogitsLoss``,
-``BCELoss``.
+"""Loss functions: ``MSELoss``, ``L1Loss``, ``HuberLoss``, ``CrossEntropyLoss``, ``NLLLoss``,
+``BCEWithLogitsLoss``, ``BCELoss``.
 
 A loss is not a layer: ``forward(pred, target)`` returns the loss as a Python float and keeps what
 ``backward()`` needs; ``backward()`` takes no argument and returns dL/dpred (same shape and dtype as
@@ -13,17 +13,24 @@ Argument names, defaults and formulas are PyTorch's (``torch.nn.*Loss``), so res
 ``reduction="mean"`` averages (over all elements, or over the batch for ``CrossEntropyLoss``),
 ``reduction="sum"`` adds up. ``backward()`` may be called once per ``forward()``.
 
-- ``base.py``: ``Loss`` (reductions, the forward/backward state, the input checks);
+- ``base.py``: ``Loss`` (reductions, the forward/backward state, the input checks), ``LossInputWarning``;
 - ``regression.py``: ``MSELoss``, ``L1Loss``, ``HuberLoss``;
-- ``classification.py``: ``CrossEntropyLoss``, ``BCEWithLogitsLoss``, ``BCELoss``.
+- ``classification.py``: ``CrossEntropyLoss``, ``NLLLoss``, ``BCEWithLogitsLoss``, ``BCELoss``;
+- ``double_softmax.py``: ``warn_if_double_softmax``, what ``fit`` and ``evaluate`` call before they start.
+
+A classification loss looks at its first batch once (never again, so the training step pays nothing)
+and warns (``LossInputWarning``) when it is given the wrong kind of input: ``CrossEntropyLoss`` rows
+of probabilities (a ``Softmax`` before it: softmax twice), ``NLLLoss`` rows that are not
+log-probabilities.
 
 Everything is computed in ``pred``'s dtype (float targets are cast to it): a float32 model gets float32
 gradients, with no float64 intermediate.
 """
 
-from ownnet.nn.losses.base import LOSSES, Loss
-from ownnet.nn.losses.classification import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss
+from ownnet.nn.losses.base import LOSSES, Loss, LossInputWarning
+from ownnet.nn.losses.classification import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
+from ownnet.nn.losses.double_softmax import DoubleSoftmaxWarning, warn_if_double_softmax
 from ownnet.nn.losses.regression import HuberLoss, L1Loss, MSELoss
 
-__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "L1Loss", "LOSSES", "Loss",
-           "MSELoss"]
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "DoubleSoftmaxWarning", "HuberLoss", "L1Loss",
+           "LOSSES", "Loss", "LossInputWarning", "MSELoss", "NLLLoss", "warn_if_double_softmax"]

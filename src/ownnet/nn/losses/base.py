@@ -2,11 +2,20 @@
 ``backward``, and the checks of ``pred`` and ``target`` that every loss shares."""
 
 import math
+import warnings
 
 from ownnet import backend
 
 LOSSES = {}
 """Every Loss subclass by class name: used by the gradient-check tests and model files."""
+
+
+class LossInputWarning(UserWarning):
+    """A loss was given inputs of the wrong kind, e.g. probabilities where it expects logits.
+
+    Checked once, on the first batch a loss sees. Make it an error with
+    ``warnings.simplefilter("error", ownnet.LossInputWarning)``.
+    """
 
 _REDUCTIONS = ("mean", "sum")
 
@@ -34,6 +43,7 @@ class Loss:
         values that would (``fit`` checked the whole target once, before the first step)."""
         self._cache = None
         self._state = "new"  # "new" -> "forward" -> "backward" -> "forward" ...
+        self._input_checked = False  # _check_first_input has looked at a batch (then never again)
 
     @property
     def name(self):
@@ -70,6 +80,22 @@ class Loss:
         return total if self.deferred else float(total)
 
     # --- input checks ---------------------------------------------------------------------------
+    def _check_first_input(self, pred):
+        """On the first batch only, warn (``LossInputWarning``) if ``pred`` is not the kind of input this
+        loss expects (``_input_problem``); afterwards this costs one attribute test per step. Skipped
+        while ``deferred`` (reading values would make the GPU step wait), so checked on the next
+        batch that is not."""
+        if self.deferred:
+            return
+        self._input_checked = True
+        problem = self._input_problem(pred)
+        if problem:
+            warnings.warn(f"{self.name}: {problem}", LossInputWarning, stacklevel=4)
+
+    def _input_problem(self, pred):
+        """What is wrong with the kind of ``pred`` (a sentence), or None. Nothing to check by default."""
+        return None
+
     def _pred(self, pred):
         """``pred`` as a non-empty float array (never converted: the model decides the dtype)."""
         pred = backend.as_device_array(pred, f"{self.name}: pred", backend.device_of(pred))
@@ -113,6 +139,32 @@ class Loss:
                 f"got {tuple(target.shape)}{hint} (no broadcasting, to avoid silent (N,) vs (N, 1) errors)"
             )
         return target.astype(pred.dtype, copy=False)
+
+    def _labels(self, target, classes):
+        """Integer class labels in [0, classes); integral floats (3.0) are converted, 2.5 is an error."""
+        xp = backend.xp_of(target)
+        if target.dtype.kind == "f" and not self.deferred:
+            integral = xp.floor(target) == target  # False for NaN and inf
+            if not bool(integral.all()):
+                index = int(xp.argmin(integral))
+                raise ValueError(
+                    f"{self.name}: class labels must be integers, got {target[index].item()} "
+                    f"at index {index} (for probability targets pass a (batch, {classes}) array)"
+                )
+        elif target.dtype.kind == "f":
+            pass  # deferred: fit checked and converted them before the first step
+        elif target.dtype.kind not in "iu":
+            raise TypeError(f"{self.name}: class labels must be integers, got dtype {target.dtype}")
+        if self.deferred:  # checked by fit before the first step; checking here would wait for the GPU
+            return target if target.dtype.kind in "iu" else target.astype(xp.intp)
+        low, high = target.min(), target.max()
+        if low < 0 or high >= classes:
+            bad = low if low < 0 else high
+            raise ValueError(
+                f"{self.name}: class labels must lie in [0, {classes}) for pred with {classes} classes, "
+                f"got label {bad.item()}"
+            )
+        return target if target.dtype.kind in "iu" else target.astype(xp.intp)
 
     def _check_unit_interval(self, array, what):
         if self.deferred:

@@ -1,11 +1,25 @@
-"""Classification losses on logits (``CrossEntropyLoss``, ``BCEWithLogitsLoss``) and on
-probabilities (``BCELoss``)."""
+"""Classification losses on logits (``CrossEntropyLoss``, ``BCEWithLogitsLoss``), on log-probabilities
+(``NLLLoss``) and on probabilities (``BCELoss``)."""
 
 import numpy as np
 
 from ownnet import backend
 from ownnet.backend.ops import ops_for
 from ownnet.nn.losses.base import Loss, check_number
+
+ROW_SUM_TOLERANCE = 1e-3
+"""How far from 1 a row's sum may be for the row to count as a probability distribution (float32
+rounding of a softmax is far below this; logits almost never sum to one by chance)."""
+
+
+def rows_are_probabilities(pred):
+    """True if every row of ``pred`` (batch, classes), with at least 2 classes, lies in [0, 1] and sums
+    to 1: what a ``Softmax`` layer gives (read once, on the first batch)."""
+    if pred.ndim != 2 or pred.shape[1] < 2:
+        return False
+    xp = backend.xp_of(pred)
+    in_unit_interval = float(pred.min()) >= 0.0 and float(pred.max()) <= 1.0
+    return in_unit_interval and float(xp.abs(pred.sum(axis=1) - 1).max()) <= ROW_SUM_TOLERANCE
 
 
 class CrossEntropyLoss(Loss):
@@ -42,6 +56,8 @@ class CrossEntropyLoss(Loss):
             raise ValueError(f"{self.name}: expected logits pred of shape (batch, classes), "
                              f"got {tuple(logits.shape)}{hint}")
         target = self._target(target, logits)
+        if not self._input_checked:
+            self._check_first_input(logits)
         n, classes = logits.shape
         scale = self._scale(n, logits.dtype)
         if target.ndim == 1:  # class labels: loss and gradient in one op of the logits' device
@@ -85,34 +101,75 @@ class CrossEntropyLoss(Loss):
         (grad,) = self._take()  # forward computed it
         return grad
 
-    def _labels(self, target, classes):
-        """Integer class labels in [0, classes); integral floats (3.0) are converted, 2.5 is an error."""
-        xp = backend.xp_of(target)
-        if target.dtype.kind == "f" and not self.deferred:
-            integral = xp.floor(target) == target  # False for NaN and inf
-            if not bool(integral.all()):
-                index = int(xp.argmin(integral))
-                raise ValueError(
-                    f"{self.name}: class labels must be integers, got {target[index].item()} "
-                    f"at index {index} (for probability targets pass a (batch, {classes}) array)"
-                )
-        elif target.dtype.kind == "f":
-            pass  # deferred: fit checked and converted them before the first step
-        elif target.dtype.kind not in "iu":
-            raise TypeError(f"{self.name}: class labels must be integers, got dtype {target.dtype}")
-        if self.deferred:  # checked by fit before the first step; checking here would wait for the GPU
-            return target if target.dtype.kind in "iu" else target.astype(xp.intp)
-        low, high = target.min(), target.max()
-        if low < 0 or high >= classes:
-            bad = low if low < 0 else high
-            raise ValueError(
-                f"{self.name}: class labels must lie in [0, {classes}) for pred with {classes} classes, "
-                f"got label {bad.item()}"
-            )
-        return target if target.dtype.kind in "iu" else target.astype(xp.intp)
+    def _input_problem(self, logits):
+        if rows_are_probabilities(logits):
+            return ("every row of pred lies in [0, 1] and sums to 1: these look like probabilities, but "
+                    "CrossEntropyLoss expects logits (raw scores) and applies softmax itself, so softmax "
+                    "would be applied twice (the loss and its gradient are then wrong, and training slows). "
+                    "Remove the final Softmax layer; or keep the lesson's two steps in their stable form: "
+                    "end the model with LogSoftmax() and use NLLLoss()")
+        return None
 
     def get_config(self):
         return {"reduction": self.reduction, "label_smoothing": self.label_smoothing}
+
+
+class NLLLoss(Loss):
+    """Negative log-likelihood of log-probabilities (the output of ``LogSoftmax``), as ``torch.nn.NLLLoss``.
+
+    The lesson's two steps, softmax then cross-entropy, in a stable form for teaching:
+    ``NLLLoss()(LogSoftmax()(z), y)`` equals ``CrossEntropyLoss()(z, y)``. The lesson's second step
+    computes ``-log p_y`` from probabilities ``p`` and divides by ``p`` in its backward, which breaks
+    when ``p`` rounds to 0; here the first step hands over ``log p`` (computed without taking the log
+    of a probability), and this loss only picks it: no log, no division, no clipping.
+    ``CrossEntropyLoss`` on logits, one fused step, stays the one to train with.
+
+    Shape: ``pred`` = log-probabilities ``(batch, classes)``; ``target`` = class labels ``(batch,)``
+    (integers in ``[0, classes)``; integral floats such as 3.0 are accepted).
+
+    Loss: ``-(1/batch) sum_i pred[i, y_i]`` ("mean"), without the ``1/batch`` for "sum".
+    Gradient: ``-1/batch`` at ``(i, y_i)``, 0 elsewhere; through ``LogSoftmax`` it becomes
+    ``(softmax(z) - onehot(y)) / batch``, the fused loss's gradient.
+
+    Example (2 samples, 3 classes)::
+
+        NLLLoss()(np.log([[0.2, 0.5, 0.3], [0.9, 0.05, 0.05]]), np.array([1, 0]))
+        # = -(log 0.5 + log 0.9) / 2
+    """
+
+    def forward(self, pred, target):
+        log_probs = self._pred(pred)
+        if log_probs.ndim != 2:
+            raise ValueError(f"{self.name}: expected log-probabilities pred of shape (batch, classes), "
+                             f"got {tuple(log_probs.shape)}")
+        target = self._target(target, log_probs)
+        if target.ndim != 1:
+            raise ValueError(f"{self.name}: expected class labels of shape (batch,), got "
+                             f"{tuple(target.shape)} (for probability targets: CrossEntropyLoss on logits)")
+        if not self._input_checked:
+            self._check_first_input(log_probs)
+        n, classes = log_probs.shape
+        labels = self._labels(target, classes)
+        rows = backend.xp_of(log_probs).arange(n)
+        scale = self._scale(n, log_probs.dtype)
+        self._save(log_probs.shape, log_probs.dtype, rows, labels, scale)
+        return self._result(-log_probs[rows, labels].sum() * scale)
+
+    def backward(self):
+        shape, dtype, rows, labels, scale = self._take()
+        grad = backend.xp_of(rows).zeros(shape, dtype=dtype)
+        grad[rows, labels] = -scale
+        return grad
+
+    def _input_problem(self, log_probs):
+        probabilities = backend.xp_of(log_probs).exp(log_probs)
+        if rows_are_probabilities(probabilities):
+            return None
+        if rows_are_probabilities(log_probs):
+            return ("every row of pred lies in [0, 1] and sums to 1: these are probabilities, but "
+                    "NLLLoss expects their logarithms; end the model with LogSoftmax(), not Softmax()")
+        return ("the rows of pred are not log-probabilities (exp(pred) does not sum to 1 per row); "
+                "NLLLoss expects the output of LogSoftmax(); for raw scores (logits) use CrossEntropyLoss")
 
 
 class BCEWithLogitsLoss(Loss):
