@@ -15,7 +15,7 @@ from ownnet.apps.bench import main as bench_main
 from ownnet.apps.images import load_digit_image
 from ownnet.apps.lab import run_lab
 from ownnet.apps.model_checks import check_image_classifier
-from ownnet.apps.serve import DashboardCallback, serve_main
+from ownnet.apps.serve import DashboardCallback, check_allow_hosts, serve_main
 from ownnet.apps.user_modules import import_user_module
 from ownnet.io import ModelFormatError, load
 from ownnet.io.onnx import export_file
@@ -110,7 +110,11 @@ def _add_serve(commands):
     parser.add_argument("model", help="a model file written by ownnet train / on.save (784 inputs)")
     parser.add_argument("--port", type=arguments.port, default=8000, help="default 8000")
     parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default 127.0.0.1: this computer only)")
+                        help="address to listen on (default 127.0.0.1: this computer only; 0.0.0.0: "
+                             "every address, shared on your network without authentication)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="another name the server answers to besides localhost, this machine's name "
+                             "and the address a request reached (repeatable; '*': any, checks off)")
 
 
 def _add_lab(commands):
@@ -260,9 +264,13 @@ def _cmd_predict(args):
 
 
 def _cmd_serve(args):
+    try:
+        allow_hosts = check_allow_hosts(args.allow_host, name="--allow-host")
+    except ValueError as error:
+        raise UsageError(f"ownnet serve: {error}") from None
     model = _load_model(args.model)
     try:
-        return serve_main(model, port=args.port, host=args.host)
+        return serve_main(model, port=args.port, host=args.host, allow_hosts=allow_hosts)
     except ValueError as error:  # not a model on 28x28 inputs
         raise UsageError(f"{args.model}: {error}") from None
     except OSError as error:

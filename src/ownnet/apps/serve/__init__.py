@@ -11,10 +11,11 @@ and ``DashboardCallback(port=8000)`` passed to ``on.fit(..., callbacks=[...])``.
 
 from ownnet.apps.serve.commands import serve_main
 from ownnet.apps.serve.dashboard import DashboardCallback
+from ownnet.apps.serve.hosts import check_allow_hosts
 from ownnet.apps.serve.monitor import TrainingMonitor
 from ownnet.apps.serve.predictor import Predictor
 from ownnet.apps.serve.requests import MAX_BODY_BYTES, RequestError
 from ownnet.apps.serve.server import ServeServer, make_server, start_in_thread
 
 __all__ = ["MAX_BODY_BYTES", "DashboardCallback", "Predictor", "RequestError", "ServeServer",
-           "TrainingMonitor", "make_server", "serve_main", "start_in_thread"]
+           "TrainingMonitor", "check_allow_hosts", "make_server", "serve_main", "start_in_thread"]

@@ -28,7 +28,8 @@ from ownnet.train.callbacks import Callback
 class DashboardCallback(Callback):
     """A ``Callback`` that feeds the dashboard page of a local server.
 
-    port/host: where to serve (port 0 picks a free port; ``self.url`` tells). epochs: the planned
+    port/host: where to serve (port 0 picks a free port; ``self.url`` tells); allow_hosts: more
+    ``Host`` names to answer to (see ``ownnet.apps.serve.hosts``). epochs: the planned
     number of epochs (for the progress line). probe_data: ``(x, y)`` classification data of which
     the first ``probe_size`` rows give the live accuracy curve; it is also the test-digits panel of
     the draw page. probe_interval: seconds between probes (0: after every batch, for tests).
@@ -36,7 +37,7 @@ class DashboardCallback(Callback):
     """
 
     def __init__(self, port=8000, host="127.0.0.1", epochs=None, probe_data=None, probe_size=500,
-                 probe_interval=1.0, max_probe_share=0.01, max_tiles=64, log_requests=False):
+                 probe_interval=1.0, max_probe_share=0.01, max_tiles=64, log_requests=False, allow_hosts=()):
         if not probe_interval >= 0:
             raise ValueError(f"probe_interval: expected seconds >= 0, got {probe_interval!r}")
         if isinstance(probe_size, bool) or not isinstance(probe_size, int) or probe_size < 1:
@@ -52,7 +53,7 @@ class DashboardCallback(Callback):
                 raise ValueError(f"probe_data: expected (x, y) of equal length, got {len(x)} and {len(y)}")
             self.probe_x, self.probe_y = x[:probe_size], np.asarray(y[:probe_size])
         self.server = make_server(monitor=self.monitor, samples=probe_data, host=host, port=port,
-                                  log_requests=log_requests)
+                                  log_requests=log_requests, allow_hosts=allow_hosts)
         self._thread = start_in_thread(self.server)
         self._next_probe = 0.0
 

@@ -80,21 +80,24 @@ class Predictor:
         ``activations`` has one entry per hidden layer (the output of each activation function of a
         ``Sequential`` except the last layer): ``{"index", "name", "values"}``.
         """
-        with self.lock:
+        with self.lock:  # only the forward pass: the rounding and JSON work happen outside
             model = self.model
             x = backend.as_float_array(np.asarray(pixels).reshape(1, N_PIXELS), name="pixels",
                                        dtype=model.dtype, device=model.device)
-            activations = []
+            hidden = []
             if isinstance(model, Sequential):
                 children = model.children()
                 for index, child in enumerate(children):
                     x = child.forward(x)
                     if _is_activation(child) and index < len(children) - 1:
-                        activations.append({"index": index, "name": type(child).__name__,
-                                            "values": [round(float(v), 4) for v in x[0]]})
+                        hidden.append((index, type(child).__name__, backend.to_numpy(x[0]).copy()))
             else:
                 x = model.forward(x)
-        probabilities = _softmax(backend.to_numpy(x))[0]
+            logits = backend.to_numpy(x).copy()
+        probabilities = _softmax(logits)[0]
+        activations = [{"index": index, "name": name,
+                        "values": np.round(values.astype(np.float64), 4).tolist()}
+                       for index, name, values in hidden]
         return {"prediction": int(probabilities.argmax()),
                 "probabilities": [float(p) for p in probabilities],
                 "activations": activations}

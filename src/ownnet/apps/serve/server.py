@@ -9,21 +9,26 @@
     GET  /api/training?since=N   the dashboard's numbers (batch losses from index N on)
     GET  /api/weights      the first layer's weights as 28x28 tiles
 
-Bound to 127.0.0.1 by default. While it is bound to a loopback address, requests must name a
-loopback host (so that a web page elsewhere cannot reach it by DNS rebinding) and a POST from another
-origin is refused.
+Bound to 127.0.0.1 by default. Requests must name this machine as their ``Host`` (a loopback name,
+its name, the address they reached, or a name given in ``allow_hosts``), so that a web page elsewhere
+cannot reach the server by DNS rebinding, and a POST from another origin is refused (``hosts.py``).
+Connections are served on a bounded pool of threads (``pool.py``); each response leaves in one write,
+with Nagle's algorithm off; every error is JSON ``{"error": ...}``, http.server's own (400, 414, 431,
+501) included.
 """
 
 import json
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
 from importlib import resources
-from ipaddress import ip_address
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
+from ownnet.apps.serve.hosts import HostPolicy, host_name
+from ownnet.apps.serve.pool import PooledHTTPServer
 from ownnet.apps.serve.requests import RequestError, check_length, parse_pixels, query_int
 
 _PAGES = {"/": "index.html", "/index.html": "index.html", "/dashboard": "dashboard.html"}
@@ -31,7 +36,6 @@ _CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; 
                   ".css": "text/css; charset=utf-8", ".png": "image/png", ".svg": "image/svg+xml"}
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
-_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 MAX_SAMPLES = 48
 
 
@@ -40,23 +44,6 @@ def _static_files():
     folder = resources.files("ownnet.apps.serve") / "static"
     return {entry.name: entry.read_bytes() for entry in folder.iterdir()
             if entry.is_file() and entry.name.rsplit(".", 1)[-1] in ("html", "js", "css", "png", "svg")}
-
-
-def _is_loopback(host):
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _host_name(header):
-    """``'127.0.0.1:8000'`` -> ``'127.0.0.1'``; ``'[::1]:8000'`` -> ``'::1'``."""
-    header = header.strip().lower()
-    if header.startswith("["):
-        return header[1:].split("]", 1)[0]
-    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
 class SampleSource:
@@ -85,23 +72,22 @@ class SampleSource:
         return self._loaded
 
 
-class ServeServer(ThreadingHTTPServer):
+class ServeServer(PooledHTTPServer):
     """The HTTP server; ``predictor`` (draw page), ``monitor`` (dashboard) and ``samples`` may each
-    be None, and the endpoints that need them then answer 503 with a message."""
+    be None, and the endpoints that need them then answer 503 with a message. ``allow_hosts``: more
+    names it answers to (``hosts.HostPolicy``); ``max_threads``: connections served at once."""
 
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address, predictor=None, monitor=None, samples=None, log_requests=False):
+    def __init__(self, address, predictor=None, monitor=None, samples=None, log_requests=False,
+                 allow_hosts=(), max_threads=256):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        super().__init__(address, ServeHandler)
+        self.hosts = HostPolicy(address[0], allow_hosts)
+        super().__init__(address, ServeHandler, max_threads=max_threads)
         self.predictor, self.monitor = predictor, monitor
         self.no_model_reason = "no model yet: training has not started"
         self.samples = samples if isinstance(samples, SampleSource) else SampleSource(samples)
         self.static = _static_files()
         self.log_requests = log_requests
         self.rng = np.random.default_rng()
-        self.check_host = _is_loopback(address[0])
 
     @property
     def url(self):
@@ -115,6 +101,7 @@ class ServeHandler(BaseHTTPRequestHandler):
     server_version = "ownnet-serve"
     protocol_version = "HTTP/1.1"
     timeout = 30  # seconds a keep-alive connection may sit idle or send slowly
+    disable_nagle_algorithm = True  # TCP_NODELAY on each accepted socket (socketserver does it in setup)
 
     # --- plumbing ---------------------------------------------------------------------------------
     def log_message(self, format, *args):
@@ -122,18 +109,21 @@ class ServeHandler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
     def _send(self, status, body, content_type, extra_headers=()):
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        for name, value in extra_headers:
-            self.send_header(name, value)
+        """Write the status line, the headers and ``body`` in one ``sendall``.
+
+        (``send_response`` + ``end_headers`` + ``wfile.write(body)`` writes twice; with Nagle's
+        algorithm the second write then waits for the client's delayed ACK, about 40 ms.)
+        """
+        self.log_request(status, len(body))
+        headers = [("Server", self.version_string()), ("Date", self.date_time_string()),
+                   ("Content-Type", content_type), ("Content-Length", str(len(body))),
+                   ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"), *extra_headers]
         if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+            headers.append(("Connection", "close"))
+        lines = [f"{self.protocol_version} {status} {HTTPStatus(status).phrase}",
+                 *(f"{name}: {value}" for name, value in headers)]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.wfile.write(head if self.command == "HEAD" else head + body)
 
     def _send_json(self, status, payload):
         self._send(status, json.dumps(payload, separators=(",", ":")).encode(), "application/json")
@@ -141,16 +131,23 @@ class ServeHandler(BaseHTTPRequestHandler):
     def _send_error(self, error):
         self._send_json(error.status, {"error": error.message})
 
+    def send_error(self, code, message=None, explain=None):
+        """http.server's own errors (a malformed request line or header, 414, 431, 501 for an unknown
+        method) as JSON, like the server's; the connection is closed after them."""
+        self.close_connection = True
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            message = f"{self.command}: method not supported; this server answers GET, HEAD and POST"
+        self.log_error("code %d, message %s", code, message)
+        self._send_error(RequestError(int(code), message or HTTPStatus(code).phrase))
+
     def _check_host(self):
-        if not self.server.check_host:
-            return
+        hosts, local_address = self.server.hosts, self.connection.getsockname()[0]
         host = self.headers.get("Host")
-        if host is None or not _is_loopback(_host_name(host)):
-            raise RequestError(400, f"Host: this server answers only to localhost, got {host!r}")
+        if host is None or not hosts.allows(host_name(host), local_address):
+            raise RequestError(400, f"Host: this server answers only to {hosts.describe()}, got {host!r}")
         origin = self.headers.get("Origin")
-        if self.command == "POST" and origin not in (None, "null"):
-            if not _is_loopback(_host_name(urlsplit(origin).netloc or "?")):
-                raise RequestError(403, f"Origin: requests from {origin!r} are not allowed")
+        if self.command == "POST" and not hosts.check_origin(origin, local_address):
+            raise RequestError(403, f"Origin: requests from {origin!r} are not allowed")
 
     def _handle(self, routes):
         path = urlsplit(self.path).path
@@ -256,13 +253,14 @@ class ServeHandler(BaseHTTPRequestHandler):
 
 
 def make_server(predictor=None, monitor=None, samples=None, host="127.0.0.1", port=8000,
-                log_requests=False):
+                log_requests=False, allow_hosts=(), max_threads=256):
     """A ``ServeServer`` bound to ``(host, port)`` (port 0: any free port; see ``server.url``).
     Run it with ``server.serve_forever()`` or ``start_in_thread(server)``; stop with
-    ``server.shutdown(); server.server_close()``."""
+    ``server.shutdown(); server.server_close()``. ``allow_hosts``: more ``Host`` names to answer to
+    (``["*"]``: any; see ``hosts.py``); ``max_threads``: connections served at once (see ``pool.py``)."""
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ValueError(f"port: expected an integer in 0..65535, got {port!r}")
-    return ServeServer((host, port), predictor, monitor, samples, log_requests)
+    return ServeServer((host, port), predictor, monitor, samples, log_requests, allow_hosts, max_threads)
 
 
 def start_in_thread(server):
