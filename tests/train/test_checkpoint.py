@@ -1,5 +1,7 @@
 """Checkpoints: resume after epoch k gives bit-identical weights; a failed write keeps the last one."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -120,8 +122,81 @@ def test_resume_prints_where_it_continues(tmp_path, capsys):
 
     model, _ = _run_halving(tmp_path, 1)
     resume = ResumeFromCheckpoint(tmp_path, loader=None, verbose=True)
-    run = on.train.loop.Run(model, on.CrossEntropyLoss(), on.SGD(model.parameters(), lr=0.1), on.History())
+    run = on.train.loop.Run(model, on.CrossEntropyLoss(), on.SGD(model.parameters(), lr=0.2, momentum=0.9),
+                            on.History())
     resume.on_train_begin(run)
     assert run.epoch == 1 and len(run.history) == 1
     assert f"resumed from {tmp_path / 'checkpoint.safetensors'} after epoch 1" in capsys.readouterr().out
     ResumeFromCheckpoint(tmp_path / "none", loader=None).on_train_begin(run)  # no file: nothing happens
+
+
+# --- a resume refuses the checkpoint of another run (issue 17) ------------------------------------------
+def _small_run(folder, epochs, resume=False, activation="relu", lr=0.1, optimizer="sgd", schedule="cosine",
+               t_max=4, hidden=8):
+    on.manual_seed(0)
+    model = on.mlp([6, hidden, 3], activation=activation)
+    opt = on.SGD(model.parameters(), lr=lr, momentum=0.9) if optimizer == "sgd" else \
+        on.Adam(model.parameters(), lr=lr)
+    sched = on.CosineAnnealingLR(opt, T_max=t_max) if schedule == "cosine" else None
+    x, y = _data(64)
+    return on.fit(model, on.CrossEntropyLoss(), opt, x, y, epochs=epochs, batch_size=16, seed=1,
+                  schedule=sched, checkpoint_dir=folder, resume=resume, verbose=False)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"lr": 0.05}, "optimizer lr: checkpoint 0.1, this run 0.05"),
+    ({"activation": "tanh"}, "module 2 is ReLU({}) in the checkpoint, Tanh({}) in this run"),
+    ({"optimizer": "adam"}, "optimizer: checkpoint SGD, this run Adam"),
+    ({"schedule": None}, "schedule: checkpoint CosineAnnealingLR("),
+    ({"t_max": 10}, "'T_max': 10"),
+    ({"hidden": 16}, "module 1 is Linear("),
+])
+def test_resume_refuses_the_checkpoint_of_another_run(tmp_path, change, message):
+    _small_run(tmp_path, 2)
+    before = (tmp_path / "checkpoint.safetensors").read_bytes()
+    with pytest.raises(checkpoint.CheckpointMismatchError, match=re.escape(message)) as caught:
+        _small_run(tmp_path, 4, resume=True, **change)
+    assert isinstance(caught.value, ValueError) and "another folder" in str(caught.value)
+    assert (tmp_path / "checkpoint.safetensors").read_bytes() == before
+
+
+def test_resume_refuses_a_checkpoint_further_than_the_epochs_asked_for(tmp_path):
+    _small_run(tmp_path, 3)
+    with pytest.raises(checkpoint.CheckpointMismatchError, match="after epoch 3, this run asks for epochs=2"):
+        _small_run(tmp_path, 2, resume=True)
+
+
+def test_more_epochs_resume_where_the_schedule_does_not_depend_on_them(tmp_path):
+    _small_run(tmp_path, 2, schedule=None)
+    history = _small_run(tmp_path, 4, resume=True, schedule=None)
+    assert history.epochs == [1, 2, 3, 4]
+    _small_run(tmp_path / "full", 4, schedule=None)
+    assert checkpoint.read_checkpoint(tmp_path).run["epochs"] == 4
+
+
+def test_resume_in_the_same_process_with_the_same_objects(tmp_path):
+    """The optimizer's rate was lowered by the schedule: it equals the checkpoint's last state."""
+    on.manual_seed(0)
+    model = on.mlp([6, 8, 3])
+    opt = on.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched = on.CosineAnnealingLR(opt, T_max=4)
+    x, y = _data(64)
+    kwargs = dict(batch_size=16, seed=1, schedule=sched, checkpoint_dir=tmp_path, verbose=False)
+    on.fit(model, on.CrossEntropyLoss(), opt, x, y, epochs=2, **kwargs)
+    assert opt.lr < 0.1
+    history = on.fit(model, on.CrossEntropyLoss(), opt, x, y, epochs=4, resume=True, **kwargs)
+    assert history.epochs == [1, 2, 3, 4]
+    # the checkpoint still records the rate the run started with: a fresh process resumes it
+    assert checkpoint.read_checkpoint(tmp_path).run["optimizer"]["hyperparameters"]["lr"] == 0.1
+    assert _small_run(tmp_path, 4, resume=True).epochs == [1, 2, 3, 4]
+
+
+def test_the_checkpoint_records_the_run_config(tmp_path):
+    on.manual_seed(0)
+    model = on.mlp([6, 8, 3])
+    x, y = _data(64)
+    on.fit(model, on.CrossEntropyLoss(), on.SGD(model.parameters(), lr=0.1), x, y, epochs=1,
+           checkpoint_dir=tmp_path, verbose=False, run_config={"dataset": "mine", "hidden": (8,)})
+    run = checkpoint.read_checkpoint(tmp_path).run
+    assert run["config"] == {"dataset": "mine", "hidden": [8]} and run["epochs"] == 1
+    assert run["model"][1] == ["Linear", model.modules().__next__().children()[0].get_config()]

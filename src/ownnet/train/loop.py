@@ -16,7 +16,7 @@ from ownnet.data.checks import positive_int
 from ownnet.nn.init import manual_seed
 from ownnet.nn.losses import warn_if_double_softmax
 from ownnet.train.callbacks import Callback
-from ownnet.train.checkpoint import ResumeFromCheckpoint, SaveCheckpoint
+from ownnet.train.checkpoint import ResumeFromCheckpoint, SaveCheckpoint, describe_run
 from ownnet.train.checks import (
     as_inputs,
     check_class_labels,
@@ -73,6 +73,7 @@ class Setup:
     verbose: bool
     checkpoint_dir: object  # where to write the checkpoint after every epoch, or None
     resume_dir: object  # where to resume from, or None
+    description: object  # with a checkpoint_dir: describe_run of this run (what resume compares)
     clip_grad_norm: object
     augment: object
     step_schedule: bool  # the schedule steps after every batch (else after every epoch)
@@ -83,14 +84,18 @@ class Setup:
 def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=None,
         validation_split=0.0, metrics=("accuracy",), schedule=None, callbacks=(), seed=None,
         shuffle=True, verbose=True, checkpoint_dir=None, resume=False, clip_grad_norm=None,
-        augment=None, distributed=False, cuda_graph=None):
+        augment=None, distributed=False, cuda_graph=None, run_config=None):
     """Train ``model`` on ``(x, y)`` by minibatch gradient descent; returns a ``History``.
 
     x: ``(samples, features)``; y: class labels ``(samples,)``, or targets shaped like the model's
     output. Each epoch visits every sample once in batches of ``batch_size`` (shuffled, reproducibly
     when ``seed`` is given). After each epoch: metrics on the training batches (running, as Keras
     reports them) and on the validation data, the schedule's ``step()``, the callbacks, and — with
-    ``checkpoint_dir`` — a checkpoint from which ``resume=True`` continues bit-identically.
+    ``checkpoint_dir`` — a checkpoint from which ``resume=True`` continues bit-identically. A resume
+    refuses the checkpoint of another run (``CheckpointMismatchError``: other architecture,
+    optimizer hyperparameters or schedule; see ``ownnet.train.checkpoint``); ``run_config``, a
+    JSON-serialisable dict describing the run (``ownnet train`` gives its recipe config), is stored
+    in the checkpoint for the caller to compare (``read_checkpoint(folder).run["config"]``).
 
     ``augment``, if given, is a function ``x_batch -> x_batch`` applied to every training batch
     (e.g. ``on.RandomShift``). Raises ``DivergenceError`` (naming epoch and step) as soon as the
@@ -121,6 +126,8 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, validation_data=N
         metric_names=[name if isinstance(name, str) else None for name in metrics or ()],
         epochs=epochs, batch_size=batch_size, callbacks=callbacks, shuffle=shuffle, seed=seed,
         verbose=verbose, checkpoint_dir=checkpoint_dir, resume_dir=checkpoint_dir if resume else None,
+        description=None if checkpoint_dir is None else describe_run(model, optimizer, schedule, epochs,
+                                                                      run_config),
         clip_grad_norm=clip_grad_norm, augment=augment, cuda_graph=cuda_graph, distributed=distributed,
         step_schedule=schedule is not None and getattr(schedule, "interval", "epoch") == "step")
     run = Run(model, loss, optimizer, History(), schedule)
@@ -138,14 +145,18 @@ def _checked_data(model, loss, runner_class, x, y, validation_data, validation_s
 
 def _callbacks(runner, setup):
     """All of ``fit``'s callbacks, in the order they are called: resume, progress, yours, the
-    runner's, and the checkpoint last (it saves what the others changed)."""
+    runner's, and the checkpoint last (it saves what the others changed). The resume and the save
+    share ``setup.description``: the resume checks it and hands it the optimizer settings the run
+    started with, the save records it."""
     callbacks = []
     if setup.resume_dir is not None:
-        callbacks.append(ResumeFromCheckpoint(setup.resume_dir, runner.loader, setup.augment, setup.verbose))
+        callbacks.append(ResumeFromCheckpoint(setup.resume_dir, runner.loader, setup.augment, setup.verbose,
+                                              setup.description))
     callbacks += progress_callbacks(setup.verbose, setup.epochs, len(runner.loader))
     callbacks += setup.callbacks + runner.callbacks
     if setup.checkpoint_dir is not None:
-        callbacks.append(SaveCheckpoint(setup.checkpoint_dir, runner.loader, setup.augment))
+        callbacks.append(SaveCheckpoint(setup.checkpoint_dir, runner.loader, setup.augment,
+                                        setup.description))
     return callbacks
 
 
