@@ -77,7 +77,7 @@ def test_cross_entropy_warns_on_probability_rows_on_its_first_batch_only():
     probabilities = np.array([[0.2, 0.5, 0.3], [0.9, 0.05, 0.05]])
     labels = np.array([1, 0])
     loss = on.CrossEntropyLoss()
-    with pytest.warns(LossInputWarning, match=r"CrossEntropyLoss: every row of pred lies in \[0, 1\]"):
+    with pytest.warns(DoubleSoftmaxWarning, match=r"CrossEntropyLoss: every row of pred lies in \[0, 1\]"):
         wrong = loss(probabilities, labels)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

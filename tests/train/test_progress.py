@@ -69,3 +69,25 @@ def test_fit_on_a_terminal_draws_the_bar(monkeypatch):
     text = terminal.getvalue()
     assert "epoch 1/2:" in text and "0/4 [" in text  # the bar
     assert "epoch 1/2  loss" in text and "epoch 2/2  loss" in text
+
+
+def test_jupyter_gets_the_bar_although_stderr_is_no_terminal(monkeypatch):
+    pytest.importorskip("tqdm")
+    import types
+
+    from ownnet.train import progress
+
+    class Shell:
+        config = {"IPKernelApp": {}}  # what a Jupyter kernel's IPython has
+
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: Shell()))
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # an ipykernel stream is no terminal either
+    assert progress.in_notebook()
+    (bar,) = progress_callbacks(True, 1, 10)
+    assert type(bar) is ProgressBar
+    bar.on_epoch_begin(1)
+    bar.on_batch_end(1, {"loss": 0.5, "batch_size": 4})
+    assert bar.progress.bar is not None and bar.progress.bar.n == 1
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: None))  # a console
+    assert not progress.in_notebook()
+    assert type(progress_callbacks(True, 1, 10)[0]) is EpochLine

@@ -1,4 +1,5 @@
-"""Progress display for ``fit``: a tqdm bar per epoch on a terminal, one plain line per epoch otherwise.
+"""Progress display for ``fit``: a tqdm bar per epoch on a terminal or in Jupyter, one plain line per
+epoch otherwise (a pipe, a log file).
 
 Both are callbacks (``EpochLine``, ``ProgressBar``), as Keras' progress bar is: ``fit(verbose=True)``
 puts one first in its list of callbacks (``progress_callbacks``).
@@ -9,19 +10,41 @@ import sys
 from ownnet.train.callbacks import Callback
 
 
-def _tqdm():
+def in_notebook():
+    """True inside a Jupyter kernel (IPython running as ``IPKernelApp``), where stderr is no terminal but
+    shows a bar all the same."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def _tqdm(stream=None):
+    """The tqdm class to draw with on ``stream`` (stderr by default), or None for no bar: tqdm's text
+    bar on a terminal; in Jupyter its widget when ipywidgets is installed, else the text bar (which a
+    notebook draws in place too); nothing on a pipe or without tqdm (``pip install ownnet[progress]``)."""
+    stream = stream or sys.stderr
+    notebook = in_notebook()
+    if not (notebook or getattr(stream, "isatty", lambda: False)()):
+        return None
     try:
-        from tqdm.auto import tqdm
+        from tqdm.std import tqdm
     except ImportError:
         return None
+    if notebook:
+        try:
+            import ipywidgets  # noqa: F401  (tqdm's widget needs it)
+            from tqdm.notebook import tqdm
+        except ImportError:
+            pass
     return tqdm
 
 
 class EpochProgress:
     """A bar over the batches of one epoch, showing the running loss/metric, throughput and ETA.
 
-    The bar appears only when ``verbose`` is true, stderr is a terminal and tqdm is installed
-    (``pip install ownnet[progress]``); otherwise nothing is drawn and only the epoch line is printed.
+    The bar appears only when ``verbose`` is true, stderr is a terminal or this runs in Jupyter, and
+    tqdm is installed (``pip install ownnet[progress]``); otherwise nothing is drawn and only the epoch
+    line is printed.
     """
 
     REFRESH_EVERY = 25  # batches between postfix updates (formatting them costs more than a step)
@@ -30,7 +53,7 @@ class EpochProgress:
         self.stream = stream or sys.stderr
         self.verbose = verbose
         self.bar = None
-        tqdm = _tqdm() if verbose and getattr(self.stream, "isatty", lambda: False)() else None
+        tqdm = _tqdm(self.stream) if verbose else None
         if tqdm is not None:
             self.bar = tqdm(total=total_batches, desc=f"epoch {epoch}/{epochs}", unit="batch",
                             leave=False, file=self.stream, mininterval=0.25, dynamic_ncols=True)
@@ -63,16 +86,11 @@ def format_logs(epoch, epochs, logs):
     return "  ".join(parts)
 
 
-def _draws_bar(stream=None):
-    stream = stream or sys.stderr
-    return getattr(stream, "isatty", lambda: False)() and _tqdm() is not None
-
-
 def progress_callbacks(verbose, epochs, steps):
     """What ``fit(verbose=...)`` shows: nothing, the epoch lines, or a bar and the epoch lines."""
     if not verbose:
         return []
-    return [ProgressBar(epochs, steps) if _draws_bar() else EpochLine(epochs)]
+    return [ProgressBar(epochs, steps) if _tqdm() is not None else EpochLine(epochs)]
 
 
 class EpochLine(Callback):

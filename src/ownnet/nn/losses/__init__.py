@@ -20,16 +20,16 @@ Argument names, defaults and formulas are PyTorch's (``torch.nn.*Loss``), so res
 
 A classification loss looks at its first batch once (never again, so the training step pays nothing)
 and warns (``LossInputWarning``) when it is given the wrong kind of input: ``CrossEntropyLoss`` rows
-of probabilities (a ``Softmax`` before it: softmax twice), ``NLLLoss`` rows that are not
-log-probabilities.
+of probabilities (``DoubleSoftmaxWarning``: a ``Softmax`` before it, softmax twice), ``NLLLoss`` rows
+that are not log-probabilities.
 
 Everything is computed in ``pred``'s dtype (float targets are cast to it): a float32 model gets float32
 gradients, with no float64 intermediate.
 """
 
-from ownnet.nn.losses.base import LOSSES, Loss, LossInputWarning
+from ownnet.nn.losses.base import LOSSES, DoubleSoftmaxWarning, Loss, LossInputWarning
 from ownnet.nn.losses.classification import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
-from ownnet.nn.losses.double_softmax import DoubleSoftmaxWarning, warn_if_double_softmax
+from ownnet.nn.losses.double_softmax import warn_if_double_softmax
 from ownnet.nn.losses.regression import HuberLoss, L1Loss, MSELoss
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "DoubleSoftmaxWarning", "HuberLoss", "L1Loss",

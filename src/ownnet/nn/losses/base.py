@@ -17,6 +17,10 @@ class LossInputWarning(UserWarning):
     ``warnings.simplefilter("error", ownnet.LossInputWarning)``.
     """
 
+
+class DoubleSoftmaxWarning(LossInputWarning):
+    """Probabilities (a ``Softmax``'s output) given to ``CrossEntropyLoss``, which applies softmax itself."""
+
 _REDUCTIONS = ("mean", "sum")
 
 
@@ -90,7 +94,10 @@ class Loss:
         self._input_checked = True
         problem = self._input_problem(pred)
         if problem:
-            warnings.warn(f"{self.name}: {problem}", LossInputWarning, stacklevel=4)
+            warnings.warn(f"{self.name}: {problem}", self.input_warning, stacklevel=4)
+
+    input_warning = LossInputWarning
+    """The category of the warning ``_check_first_input`` gives."""
 
     def _input_problem(self, pred):
         """What is wrong with the kind of ``pred`` (a sentence), or None. Nothing to check by default."""

@@ -5,7 +5,7 @@ import numpy as np
 
 from ownnet import backend
 from ownnet.backend.ops import ops_for
-from ownnet.nn.losses.base import Loss, check_number
+from ownnet.nn.losses.base import DoubleSoftmaxWarning, Loss, check_number
 
 ROW_SUM_TOLERANCE = 1e-3
 """How far from 1 a row's sum may be for the row to count as a probability distribution (float32
@@ -44,6 +44,8 @@ class CrossEntropyLoss(Loss):
         CrossEntropyLoss()(np.array([[0., 0., 0.], [2., 0., 0.]]), np.array([0, 0]))
         # = (log 3 + log(e^2 + 2) - 2) / 2
     """
+
+    input_warning = DoubleSoftmaxWarning
 
     def __init__(self, reduction="mean", label_smoothing=0.0):
         super().__init__(reduction)

@@ -15,12 +15,8 @@ import warnings
 
 from ownnet.nn.activations import Softmax
 from ownnet.nn.containers import Sequential
-from ownnet.nn.losses.base import LossInputWarning
+from ownnet.nn.losses.base import DoubleSoftmaxWarning
 from ownnet.nn.losses.classification import CrossEntropyLoss
-
-
-class DoubleSoftmaxWarning(LossInputWarning):
-    """A model ending in ``Softmax`` is given to ``CrossEntropyLoss``, which expects logits."""
 
 
 def final_layer(model):
