@@ -67,3 +67,95 @@ if os.environ.get("OWNNET_BACKEND") == "cupy":
     for _name in ("assert_allclose", "assert_array_equal", "assert_array_almost_equal", "assert_equal",
                   "assert_array_less", "assert_almost_equal"):
         setattr(numpy.testing, _name, _on_host(getattr(numpy.testing, _name)))
+
+
+# --- readers of untrusted files (issue 17): memory bounds and non-regular files -----------------------
+_LIMITED_CHILD = """
+import resource, sys
+import numpy, ownnet, ownnet.io, ownnet.data.datasets, ownnet.apps.images
+try:
+    import PIL.Image, PIL.PngImagePlugin, PIL.TiffImagePlugin
+except ImportError:
+    pass
+ownnet.Sequential(ownnet.Linear(2, 2))(numpy.zeros((1, 2), numpy.float32))  # its lazy imports (Numba)
+
+def status(key):
+    with open("/proc/self/status") as file:
+        return next(int(line.split()[1]) * 1024 for line in file if line.startswith(key))
+
+with open("/proc/self/clear_refs", "w") as file:
+    file.write("5")  # reset the peak resident size (VmHWM) to the current one
+baseline = status("VmRSS:")
+limit = status("VmSize:") + int(sys.argv[2]) * 2**20
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+try:
+    exec(sys.argv[1])
+    outcome = "ok"
+except BaseException as error:
+    outcome = type(error).__name__ + ": " + str(error)
+print("OUTCOME", outcome.replace("\\n", " "))
+print("PEAK_MB", (status("VmHWM:") - baseline) / 2**20)
+"""
+
+
+@pytest.fixture(scope="session")
+def run_with_memory_limit():
+    """``run(code, extra_mb)``: run the Python ``code`` in a child process whose address space may grow
+    by only ``extra_mb`` MB beyond what ``import numpy, ownnet`` (and Pillow) take (``RLIMIT_AS``).
+    Returns ``(outcome, peak_mb)``: ``"ok"`` or ``"<exception name>: <message>"``, and the peak resident
+    memory above the baseline, in MB. Needs Linux's ``/proc`` (skips elsewhere)."""
+    import subprocess
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("measures memory with Linux's /proc and RLIMIT_AS")
+
+    def run(code, extra_mb):
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        done = subprocess.run([sys.executable, "-c", _LIMITED_CHILD, code, str(extra_mb)],
+                              capture_output=True, text=True, env=env, timeout=120)
+        lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
+        assert done.returncode == 0 and "PEAK_MB" in lines, done.stdout + done.stderr
+        return lines["OUTCOME"], float(lines["PEAK_MB"])
+
+    return run
+
+
+def _raised_by(read, path, fifo):
+    """What ``read(path)`` raises (``None`` if it returns), run in a thread; a call still blocked after
+    5 s (on the FIFO) is released by a writer that opens and closes the FIFO, and fails the test."""
+    import threading
+
+    caught = []
+
+    def call():
+        try:
+            read(path)
+        except BaseException as raised:
+            caught.append(raised)
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(5)
+    if thread.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(5)
+        pytest.fail(f"{read} blocked on {path}")
+    return caught[0] if caught else None
+
+
+@pytest.fixture
+def non_regular_files(tmp_path):
+    """``check(read, error)``: ``read(path)`` must raise ``error`` saying "not a regular file" at once for
+    a FIFO, a folder and a character device (``/dev/null``), without blocking (see ``_raised_by``)."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "folder").mkdir()
+
+    def check(read, error):
+        for path in (fifo, tmp_path / "folder", Path(os.devnull)):
+            raised = _raised_by(read, path, fifo)
+            assert isinstance(raised, error), (path, raised)
+            assert "not a regular file" in str(raised), raised
+
+    return check

@@ -153,7 +153,7 @@ def cache(tmp_path, monkeypatch, mnist_dir):
         calls.append(dest_dir)
         os.makedirs(dest_dir, exist_ok=True)
         for name in mnist.MNIST_FILES.values():
-            content = mnist.read_idx_bytes(_source(mnist_dir, name))
+            content = on.data.datasets.idx.read_idx_bytes(_source(mnist_dir, name))
             with on.io.atomic_write(os.path.join(dest_dir, name)) as file:
                 file.write(content)
 

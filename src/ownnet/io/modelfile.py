@@ -13,6 +13,7 @@ import os
 import pkgutil
 
 from ownnet import backend, nn
+from ownnet.files import open_regular_file
 from ownnet.io.npz import NPZ_MAGICS, read_npz, write_npz
 from ownnet.io.safetensors import (
     ModelFormatError,
@@ -82,8 +83,9 @@ def save(model, path, format="safetensors", metadata=None):
 
 
 def _sniff(path):
-    """``"npz"`` or ``"safetensors"`` from the first bytes; an error for anything else."""
-    with open(path, "rb") as file:
+    """``"npz"`` or ``"safetensors"`` from the first bytes; an error for anything else (a FIFO, a device
+    or a folder included: ``ModelFormatError`` at once instead of a read that never ends)."""
+    with open_regular_file(path, ModelFormatError) as file:
         head = file.read(9)
     if len(head) == 9 and head[8:9] == b"{":  # first: a header length can begin with 0x80 or "PK"
         return "safetensors"

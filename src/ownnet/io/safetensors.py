@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from ownnet.files import atomic_write
+from ownnet.files import atomic_write, open_regular_file
 
 __all__ = ["MAX_HEADER_BYTES", "ModelFormatError", "read_tensors", "write_tensors"]
 
@@ -161,6 +161,14 @@ def is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def shape_fits_numpy(shape, itemsize):
+    """Whether NumPy can allocate an array of ``shape`` (non-negative ints) and ``itemsize``: every size
+    and the byte count of the non-zero sizes fit in a signed ``intp``, as ``np.empty`` requires even
+    for an array of 0 elements (``np.empty((0, 2**63))`` raises "Maximum allowed dimension exceeded")."""
+    largest = np.iinfo(np.intp).max
+    return all(d <= largest for d in shape) and math.prod(max(d, 1) for d in shape) * itemsize <= largest
+
+
 def _check_header(header, data_size, where):
     """Validate every entry against the data size, before anything is allocated.
 
@@ -194,6 +202,9 @@ def _check_header(header, data_size, where):
         if end - begin != nbytes:
             raise ModelFormatError(f"{where}: tensor {name!r} of shape {shape} and dtype {code} needs "
                                    f"{nbytes} bytes, its data_offsets span {end - begin}")
+        if not shape_fits_numpy(shape, dtype.itemsize):
+            raise ModelFormatError(f"{where}: tensor {name!r} has shape {shape!r:.200}, too large for an "
+                                   f"array (NumPy sizes are below 2**63 bytes, zero-size arrays included)")
         if end > data_size:
             raise ModelFormatError(f"{where}: tensor {name!r} ends at byte {end} of the data, which has "
                                    f"only {data_size} bytes (truncated file?)")
@@ -214,7 +225,7 @@ def _check_header(header, data_size, where):
 def open_checked(path):
     """Open a safetensors file and validate its header; returns (file, metadata, entries, data start)."""
     path = os.fspath(path)
-    file = open(path, "rb")
+    file = open_regular_file(path, ModelFormatError)  # a FIFO or a device: refused, never waited on
     try:
         size = os.fstat(file.fileno()).st_size
         header, start = _read_header(file, size, path)

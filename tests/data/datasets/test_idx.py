@@ -101,7 +101,7 @@ GOOD = idx_bytes(np.arange(12, dtype=np.uint8).reshape(3, 4))  # header 00 00 08
     (GOOD[:-1], r"truncated data: the header declares shape \(3, 4\) of uint8 \(24 bytes with the header\), "
                 r"the file has 23 bytes"),
     (GOOD + b"\x00",
-     r"trailing bytes after the data: .* \(24 bytes with the header\), the file has 25 bytes"),
+     r"trailing bytes after the data: .* \(24 bytes with the header\), the file has (25|more than 24) bytes"),
     (GOOD[:4] + (2**32 - 1).to_bytes(4, "big") + GOOD[8:],
      r"truncated data: the header declares shape \(4294967295, 4\)"),
 ])

