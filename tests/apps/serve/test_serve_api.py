@@ -127,7 +127,7 @@ def test_nan_and_infinity_literals_are_rejected(served, constant):
     assert status == 400 and constant in data["error"]
 
 
-@pytest.mark.parametrize("number", ["1e400", "-1e400", "1" * 5000])
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "1" * 5000, "1" * 400])
 def test_numbers_beyond_float_range_are_rejected(served, number):
     body = '{"pixels": [' + ",".join(["0"] * 783 + [number]) + "]}"
     status, data, _ = _request(served[0], "POST", "/predict", body)

@@ -126,3 +126,23 @@ def test_head_answers_headers_only(server):
     answer = _raw(server, b"HEAD /api/info HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200") and b"Content-Length: " in head and body == b""
+
+
+def _padded_get(lines):
+    """A GET with ``lines`` extra header lines of 2 KiB each."""
+    padding = b"X-Pad: %s\r\n" % (b"a" * 2048) * lines
+    return b"GET /api/info HTTP/1.1\r\nHost: localhost\r\n" + padding + b"\r\n"
+
+
+def test_headers_are_capped_in_all_not_only_per_line(server):
+    # 40 lines of 2 KiB: each under http.server's 64 KiB per line and 100 lines, 80 KiB together
+    connection = RecordingSocket(_padded_get(40) + _get("/api/info"))
+    ServeHandler(connection, ("127.0.0.1", 50000), server)
+    (answer,) = connection.sent  # the connection is closed after the 431
+    status, headers, body = _split_answer(answer)
+    assert status == 431 and headers["Content-Type"] == "application/json"
+    assert "at most 65536 bytes" in json.loads(body)["error"]
+    # the cap is per request: three requests of 30 KiB of headers each on one connection are served
+    keep_alive = RecordingSocket(_padded_get(15) * 3)
+    ServeHandler(keep_alive, ("127.0.0.1", 50000), server)
+    assert [_split_answer(write)[0] for write in keep_alive.sent] == [200, 200, 200]

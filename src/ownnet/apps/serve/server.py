@@ -29,7 +29,7 @@ import numpy as np
 
 from ownnet.apps.serve.hosts import HostPolicy, host_name
 from ownnet.apps.serve.pool import PooledHTTPServer
-from ownnet.apps.serve.requests import RequestError, check_length, parse_pixels, query_int
+from ownnet.apps.serve.requests import HeaderBudget, RequestError, check_length, parse_pixels, query_int
 
 _PAGES = {"/": "index.html", "/index.html": "index.html", "/dashboard": "dashboard.html"}
 _CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -104,6 +104,18 @@ class ServeHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # TCP_NODELAY on each accepted socket (socketserver does it in setup)
 
     # --- plumbing ---------------------------------------------------------------------------------
+    def setup(self):
+        super().setup()
+        self.rfile = HeaderBudget(self.rfile)
+
+    def parse_request(self):
+        """http.server's parsing of the request line and headers, with the headers' bytes capped."""
+        self.rfile.cap_lines()
+        try:
+            return super().parse_request()
+        finally:
+            self.rfile.uncap_lines()
+
     def log_message(self, format, *args):
         if self.server.log_requests:
             super().log_message(format, *args)
@@ -137,6 +149,8 @@ class ServeHandler(BaseHTTPRequestHandler):
         self.close_connection = True
         if code == HTTPStatus.NOT_IMPLEMENTED:
             message = f"{self.command}: method not supported; this server answers GET, HEAD and POST"
+        elif code == HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE and explain:
+            message = explain  # which limit: "got more than 100 headers", "headers: at most ..."
         self.log_error("code %d, message %s", code, message)
         self._send_error(RequestError(int(code), message or HTTPStatus(code).phrase))
 
