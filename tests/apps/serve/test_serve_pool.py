@@ -4,6 +4,7 @@ reset. (How fast is ``benchmarks/serve_load.py``'s business, not a test's.)"""
 
 import json
 import socket
+import struct
 import threading
 
 import numpy as np
@@ -155,3 +156,14 @@ def test_threads_are_bounded_and_waiting_connections_are_served_when_one_frees(s
 def test_max_threads_is_validated(max_threads):
     with pytest.raises(ValueError, match="max_threads"):
         make_server(Predictor(_model()), port=0, max_threads=max_threads)
+
+
+def test_a_client_that_resets_is_no_traceback_and_the_server_goes_on(serving, capsys):
+    server, _ = serving(max_threads=1)  # the next request is served after the reset one is done
+    port = server.server_address[1]
+    client = socket.create_connection(("127.0.0.1", port), timeout=10)
+    client.sendall(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5000\r\n\r\n{")
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.close()  # linger 0: a reset while the server reads the body
+    assert _ask(port, [0.5] * 784)[0][0] == 200
+    assert "Traceback" not in capsys.readouterr().err

@@ -21,6 +21,7 @@ from exiting.
 """
 
 import queue
+import sys
 import threading
 from http.server import HTTPServer
 
@@ -72,6 +73,11 @@ class PooledHTTPServer(HTTPServer):
                 with self._lock:        # idle before the slot is free: never more threads than slots
                     self._idle += 1
                 self._slots.release()
+
+    def handle_error(self, request, client_address):
+        """A client that went away (reset, broken pipe) is not the server's error: no traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     def serve_forever(self, poll_interval=0.5):
         self._stopping.clear()
