@@ -16,7 +16,7 @@ MAX_IMAGE_PIXELS = 25_000_000
 """The largest image ``load_digit_image`` decodes: 25 megapixels (5000 x 5000), twice a phone photo and
 far more than a digit needs. The size is checked from the file's header before any pixel is decoded,
 so a small file declaring a huge image (a decompression bomb) is refused without using memory;
-decoding an image at the limit takes a few hundred MB."""
+decoding and preparing an image at the limit takes about 0.5 GB."""
 
 INK_CONTRAST = 0.1
 """A pixel is ink when it differs from the background (the median of the border) by more than this
