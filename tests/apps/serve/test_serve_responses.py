@@ -146,3 +146,15 @@ def test_headers_are_capped_in_all_not_only_per_line(server):
     keep_alive = RecordingSocket(_padded_get(15) * 3)
     ServeHandler(keep_alive, ("127.0.0.1", 50000), server)
     assert [_split_answer(write)[0] for write in keep_alive.sent] == [200, 200, 200]
+
+
+@pytest.mark.parametrize("path, host, status", [(b"/nothing", b"localhost", 404),
+                                                (b"/predict", b"evil.example", 400)])
+def test_a_post_refused_before_its_body_is_read_closes_the_connection(server, path, host, status):
+    body = b'{"pixels": []}'
+    post = b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n%s" % (path, host, len(body), body)
+    connection = RecordingSocket(post + _get("/api/info"))
+    ServeHandler(connection, ("127.0.0.1", 50000), server)
+    (answer,) = connection.sent  # not a second answer to the body read as a request line
+    got, headers, _ = _split_answer(answer)
+    assert got == status and headers["Connection"] == "close"

@@ -165,6 +165,7 @@ class ServeHandler(BaseHTTPRequestHandler):
 
     def _handle(self, routes):
         path = urlsplit(self.path).path
+        self.body_read = False
         try:
             self._check_host()
             handler = routes.get(path)
@@ -179,6 +180,8 @@ class ServeHandler(BaseHTTPRequestHandler):
                 raise RequestError(404, f"{path}: no such page or endpoint")
             handler()
         except RequestError as error:
+            if self.command == "POST" and not self.body_read:
+                self.close_connection = True  # its body would be read as the next request
             self._send_error(error)
         except Exception as error:  # a bug or an unusual model: answer, and keep serving
             self.log_error("%s %s failed: %r", self.command, path, error)
@@ -228,13 +231,11 @@ class ServeHandler(BaseHTTPRequestHandler):
         self._send_json(200, info)
 
     def _predict(self):
-        # Read the body before anything can fail, so that a keep-alive connection stays in step.
-        try:
-            length = check_length(self.headers.get("Content-Length"))
-        except RequestError:
-            self.close_connection = True
-            raise
+        # Read the body before anything can fail, so that a keep-alive connection stays in step
+        # (an error before it is read closes the connection: see _handle).
+        length = check_length(self.headers.get("Content-Length"))
         body = self.rfile.read(length)
+        self.body_read = True
         if len(body) != length:
             self.close_connection = True
             raise RequestError(400, f"body: Content-Length said {length} bytes, got {len(body)}")
