@@ -10,7 +10,7 @@ import sys
 import numpy as np
 
 from ownnet import metrics, plot
-from ownnet.apps import arguments, recipes
+from ownnet.apps import arguments, recipes, resume
 from ownnet.apps.bench import main as bench_main
 from ownnet.apps.images import load_digit_image
 from ownnet.apps.lab import run_lab
@@ -21,6 +21,7 @@ from ownnet.io import ModelFormatError, load
 from ownnet.io.onnx import export_file
 from ownnet.nn.mlp import activation_class
 from ownnet.train import predict, predict_proba
+from ownnet.train.checkpoint import CheckpointMismatchError
 from ownnet.train.divergence import DivergenceError
 
 
@@ -51,8 +52,9 @@ def build_parser():
 
 def _add_train(commands):
     parser = commands.add_parser("train", help="train an MLP (default: MNIST to >= 98%% in seconds)")
-    parser.add_argument("--recipe", choices=sorted(recipes.RECIPES), default="default",
-                        help="a preset: 'default' (fast, >= 98%%) or 'best' (the best plain MLP, slower)")
+    parser.add_argument("--recipe", choices=sorted(recipes.RECIPES),
+                        help="a preset: 'default' (fast, >= 98%%; the default) or 'best' (the best plain "
+                             "MLP, slower)")
     parser.add_argument("--dataset", choices=recipes.DATASETS, help="default: mnist")
     parser.add_argument("--hidden", type=arguments.hidden_sizes,
                         help="hidden layer sizes, e.g. 512,256 ('' = none)")
@@ -72,7 +74,11 @@ def _add_train(commands):
                         help="where to train (gpu: CuPy and an NVIDIA GPU, pip install 'ownnet[gpu]')")
     parser.add_argument("--limit", type=arguments.positive_int, help="train on the first N samples only")
     parser.add_argument("--out", help="folder for metrics.json, model.safetensors, curves.png, checkpoint")
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run whose checkpoint is in --out: the flags left out are the "
+                             "checkpoint's, a flag that differs is refused; --epochs may grow with "
+                             "--schedule none, exponential or plateau (not step or cosine, which are "
+                             "fitted to the number of epochs)")
     parser.add_argument("--quiet", action="store_true", help="only the final line")
     parser.add_argument("--distributed", action="store_true",
                         help="data-parallel on MPI: mpiexec -n 4 ownnet train --distributed "
@@ -134,18 +140,29 @@ def _add_export(commands):
     _add_import_option(parser)
 
 
-def _cmd_train(args):
-    overrides = {"dataset": args.dataset, "hidden": args.hidden, "activation": args.activation,
-                 "dropout": args.dropout, "optimizer": args.optimizer, "lr": args.lr,
-                 "momentum": args.momentum, "weight_decay": args.weight_decay,
-                 "batch_size": args.batch_size, "epochs": args.epochs, "schedule": args.schedule,
-                 "seed": args.seed, "dtype": args.dtype, "device": args.device, "limit": args.limit}
-    config = recipes.config_for(args.recipe, **overrides)
+def _train_config(args):
+    """The run's config: the recipe's with the flags given; with ``--resume``, the checkpoint's with
+    the flags given, which must not differ from it (``ownnet.apps.resume``)."""
+    flags = {"dataset": args.dataset, "hidden": args.hidden, "activation": args.activation,
+             "dropout": args.dropout, "optimizer": args.optimizer, "lr": args.lr,
+             "momentum": args.momentum, "weight_decay": args.weight_decay,
+             "batch_size": args.batch_size, "epochs": args.epochs, "schedule": args.schedule,
+             "seed": args.seed, "dtype": args.dtype, "device": args.device, "limit": args.limit}
     if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UsageError(f"ownnet train: --out {args.out} is a file; expected a folder "
                          "(created if missing)")
-    if args.resume and not args.out:
+    if not args.resume:
+        return recipes.config_for(args.recipe or "default", **flags)
+    if not args.out:
         raise UsageError("ownnet train: --resume needs --out (the folder that holds the checkpoint)")
+    try:
+        return resume.resumed_config(args.out, args.recipe, flags)
+    except (resume.ResumeError, ModelFormatError) as error:
+        raise UsageError(f"ownnet train --resume: {error}") from None
+
+
+def _cmd_train(args):
+    config = _train_config(args)
     try:
         activation_class(config["activation"])
     except ValueError as error:
@@ -172,7 +189,7 @@ def _cmd_train(args):
         else:
             _, _, result = recipes.train_from_config(config, out=args.out, resume=args.resume,
                                                      verbose=not args.quiet, callbacks=callbacks, data=data)
-    except ModelFormatError as error:
+    except (ModelFormatError, CheckpointMismatchError) as error:
         raise UsageError(f"ownnet train --resume: the checkpoint in {args.out} does not fit ({error})") \
             from None
     if not args.quiet:

@@ -2,7 +2,9 @@
 
 A config is a dict (see ``RECIPES``); ``train_from_config`` loads the data, builds the MLP, the loss,
 the optimizer and the schedule, calls ``fit`` and writes ``metrics.json``, the model and
-``curves.png`` into ``out`` when given.
+``curves.png`` into ``out`` when given. The checkpoint in ``out/checkpoint`` records the config; a
+resume (``resume=True``) refuses one whose config differs (``resume_differences``: every key must be
+equal, except ``epochs`` where the schedule does not depend on it).
 """
 
 import json
@@ -13,12 +15,14 @@ from ownnet import backend, optim
 from ownnet.data import datasets, train_test_split
 from ownnet.data.augment import RandomShift
 from ownnet.distributed import init as init_distributed
+from ownnet.files import check_writable_folder
 from ownnet.io import atomic_write, save
 from ownnet.nn.init import manual_seed
 from ownnet.nn.losses import CrossEntropyLoss
 from ownnet.nn.mlp import mlp
 from ownnet.optim import schedules
 from ownnet.plot import training_curves
+from ownnet.train.checkpoint import CheckpointMismatchError, checkpoint_path, read_checkpoint
 from ownnet.train.loop import evaluate, fit
 
 DEFAULT = {
@@ -53,6 +57,9 @@ RECIPES = {
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("none", "step", "exponential", "cosine", "plateau")
+SCHEDULES_USING_EPOCHS = ("step", "cosine")
+"""The schedules that ``make_schedule`` fits to the number of epochs (step every epochs // 3, cosine
+over all of them): a resumed run keeps its ``epochs`` with these, may change it with the others."""
 DATASETS = ("mnist", "fashion-mnist", "moons", "circles", "spirals", "xor", "blobs")
 
 
@@ -120,8 +127,16 @@ def build_run(config, n_features, n_classes):
 
 def train_from_config(config, out=None, resume=False, verbose=True, callbacks=(), data=None,
                       distributed=False):
-    """Run the config; returns ``(model, history, result dict)``."""
+    """Run the config; returns ``(model, history, result dict)``. ``out`` is checked to be writable
+    (created if missing) before anything else; with ``resume``, its checkpoint's config too."""
     started = time.perf_counter()
+    if out is not None:
+        try:
+            check_writable_folder(out)
+        except OSError as error:
+            raise OSError(f"cannot write into the output folder {out} ({error.strerror or error})") from None
+        if resume:
+            _check_resumable(config, out)
     dtype = backend.resolve_dtype(config["dtype"])
     (x_train, y_train), (x_test, y_test) = data or load_dataset(config["dataset"], dtype, config["seed"])
     if config.get("limit"):
@@ -155,8 +170,53 @@ def _fit(model, loss, optimizer, x_train, y_train, x_test, y_test, config, sched
                batch_size=config["batch_size"], validation_data=validation,
                validation_split=0.0 if validation else 0.1, schedule=schedule, callbacks=callbacks,
                seed=config["seed"], verbose=verbose, augment=augment,
-               checkpoint_dir=os.path.join(out, "checkpoint") if out else None, resume=resume,
-               distributed=distributed)
+               checkpoint_dir=_checkpoint_dir(out), resume=resume, distributed=distributed,
+               run_config=config)
+
+
+def _checkpoint_dir(out):
+    return os.path.join(out, "checkpoint") if out else None
+
+
+def resume_differences(saved, config, epochs_done):
+    """What keeps ``config`` from continuing the run saved with config ``saved`` after ``epochs_done``
+    epochs: ``[(key, saved value, value here, why)]``. Every key must be equal, except ``epochs``
+    where the schedule is not one of ``SCHEDULES_USING_EPOCHS`` and at least ``epochs_done``."""
+    found = []
+    for key in sorted(set(saved) | set(config)):
+        before, now = saved.get(key), config.get(key)
+        if before == now:
+            continue
+        why = ""
+        if key == "epochs" and isinstance(now, int):
+            if now < epochs_done:
+                why = f"the checkpoint is after epoch {epochs_done}"
+            elif config.get("schedule") in SCHEDULES_USING_EPOCHS:
+                why = f"the {config['schedule']} schedule is fitted to the number of epochs"
+            else:
+                continue
+        found.append((key, before, now, why))
+    return found
+
+
+def _check_resumable(config, out):
+    """Refuse to resume the checkpoint in ``out`` with a config other than its own
+    (``CheckpointMismatchError``); nothing to check where there is none."""
+    folder = _checkpoint_dir(out)
+    if not os.path.exists(checkpoint_path(folder)):
+        return
+    checkpoint = read_checkpoint(folder)
+    saved = checkpoint.run["config"]
+    if saved is None:
+        raise CheckpointMismatchError(f"{checkpoint.path}: this checkpoint records no recipe config "
+                                      "(written by fit, not by train_from_config)")
+    found = resume_differences(saved, config, checkpoint.epoch)
+    if found:
+        raise CheckpointMismatchError(
+            f"{checkpoint.path}: this checkpoint is of another run ("
+            + "; ".join(f"{key}: checkpoint {before!r}, this run {now!r}" + (f" ({why})" if why else "")
+                        for key, before, now, why in found)
+            + "); train into another folder")
 
 
 def write_outputs(out, model, history, config, result):

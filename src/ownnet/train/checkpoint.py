@@ -26,9 +26,10 @@ and shuffling are compared (``DataLoader.load_state_dict``), not the values.
 
 **Every field is validated** before anything is restored, as the model file's are, and a bad one
 raises ``ModelFormatError`` naming it: ``epoch`` an integer from 0 to the recorded ``epochs``,
-``history`` lists of plain values with ``history["epoch"] == [1, ..., epoch]``, ``rng`` (and the
-augmentation's state) a valid NumPy bit-generator state, ``optimizer``, ``schedule`` and ``loader``
-dicts or null, read by their owners' ``load_state_dict`` (which check their contents). A checkpoint
+``history`` lists of plain values with ``history["epoch"] == [1, ..., epoch]``, ``rng``, the loader's
+generator and ``RandomShift``'s (``augment``) valid NumPy bit-generator states, ``optimizer``,
+``schedule`` and ``loader`` dicts (or null), read by their owners' ``load_state_dict`` (which check
+their contents). A checkpoint
 without ``run`` (written before the run was recorded) is refused: continue it with the ownnet that
 wrote it, or start the run afresh in another folder.
 """
@@ -51,8 +52,8 @@ from ownnet.train.checkpoint_fields import (
 )
 
 __all__ = ["CHECKPOINT_NAME", "Checkpoint", "CheckpointMismatchError", "ResumeFromCheckpoint",
-           "SaveCheckpoint", "checkpoint_path", "describe_run", "load_checkpoint", "read_checkpoint",
-           "save_checkpoint"]
+           "SaveCheckpoint", "check_matches", "checkpoint_path", "describe_run", "load_checkpoint",
+           "read_checkpoint", "save_checkpoint"]
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 
@@ -143,13 +144,16 @@ def read_checkpoint(directory):
     epoch = check_epoch(path, metadata["epoch"], run["epochs"])
     check_history(path, fields["history"], epoch)
     check_generator_state(path, "rng", fields["rng"], type(init.rng().bit_generator).__name__)
-    if fields["augment"] is not None:
-        check_generator_state(path, "augment", fields["augment"])
-    for name in ("optimizer", "schedule", "loader"):
-        if not isinstance(fields[name], dict) and not (name != "optimizer" and fields[name] is None):
-            raise ModelFormatError(f"{path}: field {name!r} must be a JSON object"
-                                   f"{'' if name == 'optimizer' else ' or null'}, got {fields[name]!r:.100}")
-    if isinstance(fields["loader"], dict):
+    if isinstance(fields["augment"], dict) and "bit_generator" in fields["augment"]:  # RandomShift's
+        check_generator_state(path, "augment", fields["augment"])  # (another augment checks its own)
+    if not isinstance(fields["optimizer"], dict):
+        raise ModelFormatError(f"{path}: field 'optimizer' must be a JSON object, "
+                               f"got {fields['optimizer']!r:.100}")
+    for name in ("schedule", "loader"):
+        if fields[name] is not None and not isinstance(fields[name], dict):
+            raise ModelFormatError(f"{path}: field {name!r} must be a JSON object or null, "
+                                   f"got {fields[name]!r:.100}")
+    if fields["loader"] is not None:
         check_generator_state(path, "loader", fields["loader"].get("rng_state"))
     return Checkpoint(path, epoch, run, tensors=tensors, **{name: fields[name] for name in RUN_FIELDS})
 
