@@ -115,6 +115,7 @@ def _add_serve(commands):
     parser = commands.add_parser("serve", help="a local web page: draw a digit, watch the model classify it")
     parser.add_argument("model", help="a model file written by ownnet train / on.save (784 inputs)")
     parser.add_argument("--port", type=arguments.port, default=8000, help="default 8000")
+    _add_import_option(parser)
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this computer only; 0.0.0.0: "
                              "every address, shared on your network without authentication)")
@@ -125,9 +126,24 @@ def _add_serve(commands):
 
 def _add_lab(commands):
     parser = commands.add_parser("lab", help="the lab's study of 1-, 2- and 3-layer perceptrons, as a report")
-    parser.add_argument("--quick", action="store_true", help="a small version in about a minute")
+    parser.add_argument("--quick", action="store_true", help="8000 images, 4 epochs, 64 units, 2 seeds")
     parser.add_argument("--out", default="lab-report", help="folder for report.md and its figures")
-    parser.add_argument("--seed", type=arguments.seed, default=0)
+    parser.add_argument("--seed", type=arguments.seed, default=0, help="the first seed (then +1, ...)")
+    parser.add_argument("--seeds", type=arguments.positive_int, help="seeds per network (default 3, quick 2)")
+    parser.add_argument("--hidden", type=arguments.positive_int, help="units per hidden layer")
+    parser.add_argument("--lr", type=arguments.positive_float, help="SGD learning rate (default 0.1)")
+    parser.add_argument("--epochs", type=arguments.positive_int, help="epochs (default 30, quick 4)")
+    parser.add_argument("--activations", type=_lab_activations,
+                        help="from tanh,sigmoid,relu,leaky_relu,gelu (default tanh,sigmoid,relu)")
+
+
+def _lab_activations(text):
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    known = ("tanh", "sigmoid", "relu", "leaky_relu", "gelu")
+    unknown = [name for name in names if name not in known]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"expected names from {','.join(known)}, got {text!r}")
+    return names
 
 
 def _add_export(commands):
@@ -285,7 +301,7 @@ def _cmd_serve(args):
         allow_hosts = check_allow_hosts(args.allow_host, name="--allow-host")
     except ValueError as error:
         raise UsageError(f"ownnet serve: {error}") from None
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.imports)
     try:
         return serve_main(model, port=args.port, host=args.host, allow_hosts=allow_hosts)
     except ValueError as error:  # not a model on 28x28 inputs
@@ -296,7 +312,8 @@ def _cmd_serve(args):
 
 
 def _cmd_lab(args):
-    report = run_lab(args.out, quick=args.quick, seed=args.seed)
+    report = run_lab(args.out, quick=args.quick, seed=args.seed, seeds=args.seeds, hidden=args.hidden,
+                     lr=args.lr, epochs=args.epochs, activations=args.activations)
     print(f"report written to {report}")
     return 0
 
