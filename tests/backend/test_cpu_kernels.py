@@ -1,6 +1,6 @@
 """The optional Numba kernels (``ownnet.backend.cpu_kernels``) give the NumPy code's results: bitwise for the
-optimizer updates (every option they cover), the activations and the accuracy, to a few ulps for the
-cross-entropy; float32 and float64. Skipped, with the reason, where Numba is not installed or
+optimizer updates (SGD, Adam and RMSProp: every option they cover), the activations and the accuracy, to a
+few ulps for the cross-entropy; float32 and float64. Skipped, with the reason, where Numba is not installed or
 ``OWNNET_NUMBA=0`` switches the kernels off (the rest of the suite then runs the NumPy code)."""
 
 import os
@@ -21,6 +21,8 @@ OPTIMIZERS = [
     lambda p: on.Adam(p, lr=1e-2),
     lambda p: on.Adam(p, lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=1e-3),
     lambda p: on.AdamW(p, lr=1e-2, weight_decay=0.1),
+    lambda p: on.RMSProp(p, lr=1e-2),
+    lambda p: on.RMSProp(p, lr=1e-2, alpha=0.9, momentum=0.9, centered=True, weight_decay=1e-3),
 ]
 
 

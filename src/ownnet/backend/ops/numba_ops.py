@@ -1,6 +1,7 @@
 """``NumbaOps``: the NumPy reference with the passes that Numba compiles into one loop
 (``ownnet.backend.cpu_kernels``, ``pip install 'ownnet[fast]'``): the activations' backward passes,
-ReLU, the softmax cross-entropy, the accuracy count and the SGD and Adam updates.
+ReLU, the softmax cross-entropy, the accuracy count and the SGD, Adam and RMSProp updates; the
+element-wise ones on every core where the arrays are large enough (``ownnet.backend.cpu_parallel``).
 
 A kernel needs NumPy float32 or float64 arrays of one dtype and shape, C-contiguous
 (``cpu_kernels.elementwise_ready``); for anything else each method returns the reference's result
@@ -58,3 +59,12 @@ class NumbaOps(NumpyOps):
             return super().adam_update(data, grad, m, v, v_max, work, betas, eps, lr, step, weight_decay,
                                        decoupled)
         cpu_kernels.adam_update(data, grad, m, v, betas, eps, lr, step, weight_decay, decoupled)
+
+    def rmsprop_update(self, data, grad, square_avg, grad_avg, buffer, work, lr, alpha, eps, weight_decay,
+                       momentum):
+        arrays = [a for a in (data, grad, square_avg, grad_avg, buffer) if a is not None]
+        if not elementwise_ready(*arrays):
+            return super().rmsprop_update(data, grad, square_avg, grad_avg, buffer, work, lr, alpha, eps,
+                                          weight_decay, momentum)
+        cpu_kernels.rmsprop_update(data, grad, square_avg, grad_avg, buffer, lr, alpha, eps, weight_decay,
+                                   momentum)

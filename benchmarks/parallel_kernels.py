@@ -1,0 +1,121 @@
+"""Serial against parallel element-wise loops (``ownnet.backend.cpu_loops``), paired and interleaved.
+
+    python benchmarks/parallel_kernels.py                       # every op, sizes 2**12 .. 2**22
+    python benchmarks/parallel_kernels.py --ops sgd_momentum --sizes 65536,401408 --rounds 41
+    python benchmarks/parallel_kernels.py --after-gemm          # each pass between two matrix products
+
+Each round times the serial loop and the parallel loop on the same arrays, one right after the other,
+in an order that alternates from round to round, and takes their ratio (serial seconds / parallel
+seconds: above 1, the parallel loop is faster); the table gives the median ratio over the rounds and its
+range. A drifting machine moves both turns of a round alike, so the ratio holds where the seconds do not.
+
+``--after-gemm`` puts a float32 product of the canonical net's first layer (128x784 @ 784x512, on
+OpenBLAS's threads) before every pass and times the pair: what a pass costs in a training step, where
+OpenBLAS's threads may still be spinning when the pass starts, and the pass's threads when the next
+product starts. This is how ``cpu_parallel.MIN_PARALLEL_SIZE`` was chosen.
+"""
+
+import argparse
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from ownnet.backend import cpu_loops
+
+SIZES = [1 << k for k in range(12, 23, 2)] + [401408]
+
+
+def arguments(op, size, dtype, rng):
+    """The loop's arguments after (start, stop): fresh arrays of ``size`` elements and the scalars."""
+    t = np.dtype(dtype).type
+    a, b, c, d, e = (rng.standard_normal(size).astype(dtype) for _ in range(5))
+    c, d = np.abs(c), np.abs(d)  # state that stays >= 0 (Adam's and RMSProp's averages of squares)
+    return {
+        "sgd_momentum": (a, b, c, t(0.05), t(0.9)),
+        "sgd": (a, b, c, t(0.05), t(1e-4), t(0.9), t(1.0), False, True, False),
+        "adam": (a, b, e, c, t(0.9), t(0.1), t(0.999), t(0.001), t(1e-8), t(1e-3), t(0.5), t(0.0), t(1.0),
+                 False),
+        "rmsprop": (a, b, c, d, e, t(1e-2), t(0.99), t(0.01), t(1e-8), t(0.0), t(0.9), True),
+        "relu": (e, a, t(0)),
+        "relu_backward": (e, a, b, t(1)),
+        "tanh_backward": (e, a, b, t(1)),
+        "sigmoid_backward": (e, a, b, t(1)),
+    }[op]
+
+
+def repeated(turn, repeats):
+    for _ in range(repeats):
+        turn()
+
+
+def timed(function, *args):
+    start = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - start
+
+
+def compare(op, size, dtype="float32", rounds=21, after_gemm=False, repeats=None):
+    """``(serial seconds, parallel seconds, ratios)``: medians per call, and the per-round ratios."""
+    rng = np.random.default_rng(0)
+    args = arguments(op, size, dtype, rng)
+    serial, parallel = getattr(cpu_loops, op), getattr(cpu_loops, op + "_parallel")
+    x, w = rng.random((128, 784), np.float32), rng.random((784, 512), np.float32)
+    product = np.empty((128, 512), np.float32)
+
+    def serial_turn():
+        if after_gemm:
+            np.matmul(x, w, out=product)
+        serial(0, size, *args)
+
+    def parallel_turn():
+        if after_gemm:
+            np.matmul(x, w, out=product)
+        parallel(*args)
+
+    for turn in (serial_turn, parallel_turn):  # compile and warm up
+        turn()
+    repeats = repeats or max(5, min(2000, int(2e6 / size)))
+    times = {serial_turn: [], parallel_turn: []}
+    ratios = []
+    for index in range(rounds):
+        order = (serial_turn, parallel_turn) if index % 2 == 0 else (parallel_turn, serial_turn)
+        for turn in order:
+            times[turn].append(timed(repeated, turn, repeats) / repeats)
+        ratios.append(times[serial_turn][-1] / times[parallel_turn][-1])
+    return statistics.median(times[serial_turn]), statistics.median(times[parallel_turn]), ratios
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ops", default="sgd_momentum,adam,rmsprop,relu,relu_backward,tanh_backward")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--after-gemm", action="store_true")
+    args = parser.parse_args(argv)
+    import numba
+
+    print(f"Numba {numba.__version__}, threading layer {numba.threading_layer() if _started() else '?'}, "
+          f"{numba.get_num_threads()} threads; {args.dtype}; {args.rounds} rounds, order alternated"
+          f"{'; each pass after a 128x784x512 SGEMM' if args.after_gemm else ''}")
+    print("| op | elements | serial us | parallel us | serial/parallel (median, min-max) |")
+    print("| --- | --- | --- | --- | --- |")
+    for op in args.ops.split(","):
+        for size in map(int, args.sizes.split(",")):
+            serial, parallel, ratios = compare(op, size, args.dtype, args.rounds, args.after_gemm)
+            print(f"| {op} | {size:,} | {serial * 1e6:.1f} | {parallel * 1e6:.1f} | "
+                  f"**{statistics.median(ratios):.2f}x** ({min(ratios):.2f}-{max(ratios):.2f}) |", flush=True)
+    return 0
+
+
+def _started():
+    import numba
+
+    numba.get_num_threads()  # loads the threading layer
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(main())

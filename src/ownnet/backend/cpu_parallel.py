@@ -1,0 +1,159 @@
+"""Whether an element-wise pass of ``cpu_kernels`` runs on one core or on all of them, decided by
+timing both as they run.
+
+An optimizer update or an activation pass reads and writes memory and does little arithmetic: one core
+cannot use the memory bandwidth that two or more can. Split over the cores (``cpu_loops``'s
+``*_parallel`` loops), a pass of the canonical net's first weight matrix (401,408 floats) can take 0.6x
+the time of the serial pass on a quiet host. But starting the cores costs a few microseconds, and on a
+busy or virtual host a core may be late to arrive (another process, or another guest, runs on it):
+there the parallel pass took 2 to 8 times longer than the serial one. So neither a constant threshold
+nor a choice made once per process holds; ``run`` times both variants as they run:
+
+- below ``MIN_PARALLEL_SIZE`` elements, always the serial loop (starting the threads cannot pay);
+- above it, per op and size class (the array's size in bytes, rounded to a power of two), the variant
+  with the lower recent time (an exponential average of the seconds per call), retrying the other one
+  every ``RETRY_SECONDS`` so that a host that changes pace is followed within about a second.
+
+Both variants give bitwise the same result (``cpu_loops``), so the choice never changes a number.
+
+The parallel loops run only where they are safe:
+
+- Numba's threading layer must be thread-safe (``omp`` or ``tbb``): models may run forwards from
+  several Python threads (``ownnet serve``, scikit-learn users). With the ``workqueue`` layer (Numba's
+  fallback where neither is installed) every pass stays serial.
+- Not in a process forked from one that used the layer (GNU OpenMP cannot run in such a child).
+- ``numba.set_num_threads(1)`` (in the calling thread) and ``NUMBA_NUM_THREADS=1`` give the serial loop.
+- ``OWNNET_PARALLEL``: ``auto`` (the default: timed as above), ``0`` (always serial) or ``always``
+  (parallel above ``MIN_PARALLEL_SIZE``, for benchmarks); ``set_mode`` does the same from Python.
+"""
+
+import os
+import threading
+import time
+
+MIN_PARALLEL_SIZE = 1 << 16
+"""Below this many elements a pass is always serial: 65,536 float32 elements take ~10 us on one core,
+about the cost of starting the others (measured with ``benchmarks/parallel_kernels.py``)."""
+RETRY_SECONDS = 1.0
+"""How often the variant that lost is run again, to see whether the host changed pace."""
+SMOOTHING = 0.25
+"""The weight of a new timing in a variant's running average."""
+THREAD_SAFE_LAYERS = ("omp", "tbb")
+MODES = ("auto", "0", "always")
+
+_mode = None  # one of MODES; None: read OWNNET_PARALLEL at the next call
+_layer_safe = None  # None: the threading layer is not loaded yet; then whether it is thread-safe
+_layer_lock = threading.Lock()
+_timings = {}  # (op name, size class) -> _Timings
+
+
+def set_mode(mode):
+    """``"auto"``, ``"0"`` (serial) or ``"always"``, as ``OWNNET_PARALLEL``; None reads the variable again."""
+    global _mode
+    _mode = None if mode is None else _checked_mode(str(mode), "cpu_parallel.set_mode")
+
+
+def mode():
+    """The mode in force: ``set_mode``'s, else ``OWNNET_PARALLEL``'s, else ``"auto"``."""
+    global _mode
+    if _mode is None:
+        _mode = _checked_mode(os.environ.get("OWNNET_PARALLEL", "auto"), "OWNNET_PARALLEL")
+    return _mode
+
+
+def _checked_mode(value, where):
+    if value not in MODES:
+        raise ValueError(f"{where}: expected one of {', '.join(MODES)}, got {value!r}")
+    return value
+
+
+def allowed():
+    """Whether a parallel loop may run now, from this thread (see the module's docstring)."""
+    if mode() == "0":
+        return False
+    if _layer_safe is None:
+        _load_layer()
+    if not _layer_safe:
+        return False
+    import numba
+
+    return numba.get_num_threads() > 1
+
+
+def _load_layer():
+    """Load Numba's threading layer once (under a lock: ``workqueue`` must never start twice at once)
+    and note whether it is thread-safe; a layer that cannot load leaves every pass serial."""
+    global _layer_safe
+    import numba
+
+    with _layer_lock:
+        if _layer_safe is not None:
+            return
+        try:
+            numba.get_num_threads()  # starts the layer's threads
+            _layer_safe = numba.threading_layer() in THREAD_SAFE_LAYERS
+        except ValueError:  # NUMBA_THREADING_LAYER names a layer that is not installed
+            _layer_safe = False
+
+
+def _after_fork_in_child():
+    global _layer_safe
+    if _layer_safe:
+        _layer_safe = False  # the parent's threads are not in the child
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class _Timings:
+    """Recent seconds per call of one op's serial (0) and parallel (1) loop at one size class."""
+
+    def __init__(self):
+        self.seconds = [None, None]
+        self.last_run = [0.0, 0.0]
+
+    def pick(self, now):
+        """The variant to run: one never timed, else the other one if its last run is older than
+        ``RETRY_SECONDS``, else the faster one."""
+        for variant in (0, 1):
+            if self.seconds[variant] is None:
+                return variant
+        best = 0 if self.seconds[0] <= self.seconds[1] else 1
+        return 1 - best if now - self.last_run[1 - best] > RETRY_SECONDS else best
+
+    def record(self, variant, seconds, now):
+        old = self.seconds[variant]
+        if old is None or now - self.last_run[variant] > RETRY_SECONDS:  # stale: start again
+            self.seconds[variant] = seconds
+        else:
+            self.seconds[variant] = old + SMOOTHING * (seconds - old)
+        self.last_run[variant] = now
+
+
+def run(name, serial, parallel, *args):
+    """Run op ``name`` over the whole of ``args[0]`` (flat arrays and scalars, as ``cpu_loops`` takes
+    them): ``serial(0, size, *args)`` or ``parallel(*args)``, whichever the mode and the timings pick."""
+    first = args[0]
+    if first.size < MIN_PARALLEL_SIZE or not allowed():
+        serial(0, first.size, *args)
+        return
+    if _mode == "always":
+        parallel(*args)
+        return
+    key = (name, first.nbytes.bit_length())
+    timings = _timings.get(key)
+    if timings is None:
+        timings = _timings[key] = _Timings()
+    now = time.perf_counter()
+    variant = timings.pick(now)
+    if variant:
+        parallel(*args)
+    else:
+        serial(0, first.size, *args)
+    timings.record(variant, time.perf_counter() - now, now)
+
+
+def timings():
+    """``{(op, size class): (serial seconds, parallel seconds)}``: the running averages ``run`` chooses
+    by (None where a variant has not run), for benchmarks and curious users."""
+    return {key: tuple(t.seconds) for key, t in _timings.items()}
