@@ -1,0 +1,63 @@
+"""``LabMonitor``: what ``ownnet lab`` measures while a network trains, epoch by epoch."""
+
+import numpy as np
+
+from ownnet.nn import Sigmoid, Tanh
+from ownnet.train import Callback, evaluate, predict_proba
+
+SATURATION_THRESHOLD = 2.0
+"""A tanh or sigmoid unit counts as saturated when |pre-activation| > 2: tanh'(2) = 0.07 (of 1 at
+0), sigmoid'(2) = 0.105 (of 0.25 at 0); its gradient is then less than half of its maximum."""
+
+
+class LabMonitor(Callback):
+    """Per epoch, for every ``Linear`` layer: max |w| and the mean over the epoch's batches of the
+    gradient norm ||dL/dW||; for the network: the accuracy on (up to 10,000 of) the training images
+    at the end of the epoch (``fit`` reports a running average that lags behind), the fraction of
+    saturated tanh/sigmoid units on ``probe`` (None without such units) and the mean confidence (the
+    largest predicted probability) on ``probe``."""
+
+    TRAIN_SAMPLE = 10_000
+
+    def __init__(self, x_train, y_train, probe):
+        self.x_train, self.y_train = x_train[: self.TRAIN_SAMPLE], y_train[: self.TRAIN_SAMPLE]
+        self.probe = probe
+        self.max_abs_weight, self.grad_norm, self.train_accuracy = [], [], []
+        self.saturation, self.confidence = [], []
+        self._grad_sums, self._batches = None, 0
+
+    def _weights(self):
+        return [p for name, p in self.run.model.named_parameters() if name.endswith("weight")]
+
+    def on_epoch_begin(self, epoch):
+        self._grad_sums, self._batches = np.zeros(len(self._weights())), 0
+
+    def on_batch_end(self, step, logs):
+        self._grad_sums += [float(np.linalg.norm(p.grad)) for p in self._weights()]
+        self._batches += 1
+
+    def on_epoch_end(self, epoch, logs):
+        model = self.run.model
+        self.max_abs_weight.append([float(np.abs(p.data).max()) for p in self._weights()])
+        self.grad_norm.append((self._grad_sums / max(self._batches, 1)).tolist())
+        self.train_accuracy.append(evaluate(model, None, self.x_train, self.y_train)["accuracy"])
+        self.saturation.append(saturated_fraction(model, self.probe))
+        self.confidence.append(float(predict_proba(model, self.probe).max(axis=1).mean()))
+
+
+def saturated_fraction(model, x):
+    """The fraction of tanh/sigmoid units (over all such layers and the rows of ``x``) whose input
+    exceeds ``SATURATION_THRESHOLD`` in absolute value; None if the model has no such unit."""
+    was_training = model.training
+    model.eval()
+    saturated = total = 0
+    h = x.astype(model.dtype, copy=False)
+    try:
+        for layer in model.children():
+            if isinstance(layer, (Tanh, Sigmoid)):
+                saturated += int((np.abs(h) > SATURATION_THRESHOLD).sum())
+                total += h.size
+            h = layer.forward(h)
+    finally:
+        model.train(was_training)
+    return saturated / total if total else None
