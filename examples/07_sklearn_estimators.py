@@ -23,12 +23,16 @@ import os
 import warnings
 
 import numpy as np
-from sklearn.compose import TransformedTargetRegressor
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV, KFold, cross_validate
-from sklearn.neural_network import MLPRegressor as SklearnMLPRegressor
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+
+try:
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+    from sklearn.neural_network import MLPRegressor as SklearnMLPRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+except ImportError:
+    raise SystemExit("example 07 needs scikit-learn: pip install 'ownnet[sklearn]'") from None
 
 import ownnet as on
 from ownnet import plot
