@@ -6,8 +6,10 @@ import itertools
 import pytest
 
 from ownnet.apps import bench
+from ownnet.apps.bench import report
 from ownnet.apps.bench.machine import cpu_model, openblas_overrides
 from ownnet.apps.bench.rounds import per_round_peak_shares
+from ownnet.apps.bench.run import worker_environment
 
 
 def test_flops_per_epoch_counts_forward_and_backward():
@@ -96,9 +98,59 @@ def test_compare_runs_workers_in_turn():
     assert "| ownnet |" in text and "| ownnet / numpy |" in text and "| ownnet / ceiling |" in text
     assert "| ceiling |" in text and "in turns with the systems" in text and "backwards" in text
     assert "OPENBLAS_CORETYPE=Haswell" in text and "Code measured: tree X" in text
+    assert set(run["phases"]) <= {"fast", "slow"} and "Phases of the host (CPU not recorded)" in text
+    assert sum(len(phase["rounds"]) for phase in run["phases"].values()) == 2  # the steady rounds
+
+
+def test_workers_hold_every_thread_pool_to_the_threads_asked():
+    env = worker_environment({"PATH": "/bin"}, 1)
+    assert {env[name] for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")} == {"1"}
 
 
 def test_unknown_system_is_refused(capsys):
     with pytest.raises(SystemExit):
         bench.main(["--systems", "ownnet,keras"])
     assert "unknown system or net keras" in capsys.readouterr().err
+
+
+def test_phases_split_the_rounds_at_the_widest_step_of_the_sgemm_rate():
+    # a host that drifts 2x: rates around 160 and around 80 GFLOP/s, in any order
+    peaks = [158.0, 81.0, 150.0, 77.0, 84.0, 162.0]
+    assert bench.phases(peaks) == ["fast", "slow", "fast", "slow", "slow", "fast"]
+    # noise of a steady host (< 25% between neighbours): one pace, every round fast
+    assert bench.phases([150.0, 141.0, 160.0, 155.0]) == ["fast"] * 4
+    # the widest step wins over a smaller one that is also above the gap
+    assert bench.phases([100.0, 130.0, 300.0]) == ["slow", "slow", "fast"]
+    assert bench.phases([120.0]) == ["fast"] and bench.phases([]) == []
+    assert bench.phases([100.0, 119.0], gap=1.1) == ["slow", "fast"]
+
+
+def test_ratios_by_phase_pair_the_rounds_of_each_phase_apart():
+    # round 1 is warm-up; rounds 2, 4 fast (peak 160), rounds 3, 5, 6 slow (peak 80). ownnet is 1.4x
+    # torch in the fast rounds and 1.1x in the slow ones.
+    peaks = [60.0, 160.0, 80.0, 158.0, 79.0, 82.0]
+    torch = [5.0, 1.4, 2.2, 1.4, 2.2, 2.2]
+    ownnet = [9.0, 1.0, 2.0, 1.0, 2.0, 2.0]
+    result = bench.paired_ratios_by_phase({"ownnet": ownnet, "torch": torch}, peaks)
+    assert result["fast"]["rounds"] == [2, 4] and result["slow"]["rounds"] == [3, 5, 6]
+    assert result["fast"]["ratios"]["ownnet / torch"]["median"] == pytest.approx(1.4)
+    assert result["slow"]["ratios"]["ownnet / torch"]["all"] == pytest.approx([1.1] * 3)
+    assert result["slow"]["sgemm_peak"]["min"] == 79.0 and result["fast"]["sgemm_peak"]["max"] == 160.0
+    together = bench.paired_ratios({"ownnet": ownnet, "torch": torch})["ownnet / torch"]
+    assert together["median"] == pytest.approx(1.1)  # all rounds together: the slow ones outnumber
+    steady_host = bench.paired_ratios_by_phase({"ownnet": ownnet, "torch": torch}, [100.0] * 6)
+    assert set(steady_host) == {"fast"} and steady_host["fast"]["rounds"] == [2, 3, 4, 5, 6]
+
+
+def test_the_report_gives_each_phase_with_the_cpu_model():
+    seconds = {"ownnet": [9.0, 1.0, 2.0, 1.0, 2.0], "torch": [5.0, 1.4, 2.2, 1.4, 2.2]}
+    peaks = [60.0, 160.0, 80.0, 158.0, 79.0]
+    run = {"net": "canonical", "ratios": bench.paired_ratios(seconds),
+           "phases": bench.paired_ratios_by_phase(seconds, peaks)}
+    lines = report.ratios_table(run, cpu="AMD EPYC (AuthenticAMD, cpu family 23, model 49)")
+    row = next(line for line in lines if line.startswith("| ownnet / torch |"))
+    assert "1.40x (1.40-1.40, 2)" in row and "1.10x (1.10-1.10, 2)" in row
+    assert lines[-1].startswith("Phases of the host (AMD EPYC (AuthenticAMD, cpu family 23, model 49))")
+    assert "fast rounds 2, 4 (SGEMM 158-160 GFLOP/s)" in lines[-1] and "slow rounds 3, 5" in lines[-1]
+    one_pace = report.ratios_table({**run, "phases": bench.paired_ratios_by_phase(seconds, [100.0] * 5)})
+    assert "one pace" in one_pace[-1] and "| - |" in one_pace[2]  # no slow rounds: a dash

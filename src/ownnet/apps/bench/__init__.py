@@ -6,7 +6,9 @@ round. Every system trains the same net with the same recipe, the same data orde
 scikit-learn, which shuffles by itself) and the same number of BLAS threads. The SGEMM peak takes a
 turn in every round too, and so does the ``ceiling``: the step's matrix products and ownnet's optimizer
 update with nothing else, the most a framework could reach here. The ratios (ownnet / torch, ...) are
-computed within each round and reported as their median and range over the rounds.
+computed within each round and reported as their median and range over the rounds, and again for the
+rounds of the host's fast and slow phases apart (told apart by the round's SGEMM rate), with the CPU
+model.
 
 Read in this order: ``nets`` (what is trained), ``workers`` (the systems), ``rounds`` (the pairing and
 the statistics), ``run`` (one net's turns), ``report`` and ``command`` (the command line);
@@ -16,8 +18,17 @@ the statistics), ``run`` (one net's turns), ``report`` and ``command`` (the comm
 from ownnet.apps.bench.command import main
 from ownnet.apps.bench.nets import NETS, RECIPE, SYSTEMS, flops_per_epoch, gemm_shapes
 from ownnet.apps.bench.report import markdown
-from ownnet.apps.bench.rounds import paired_ratios, per_round_speedups, spread, steady, turn_order
+from ownnet.apps.bench.rounds import (
+    paired_ratios,
+    paired_ratios_by_phase,
+    per_round_speedups,
+    phases,
+    spread,
+    steady,
+    turn_order,
+)
 from ownnet.apps.bench.run import compare
 
 __all__ = ["NETS", "RECIPE", "SYSTEMS", "compare", "flops_per_epoch", "gemm_shapes", "main", "markdown",
-           "paired_ratios", "per_round_speedups", "spread", "steady", "turn_order"]
+           "paired_ratios", "paired_ratios_by_phase", "per_round_speedups", "phases", "spread", "steady",
+           "turn_order"]

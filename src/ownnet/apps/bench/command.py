@@ -7,7 +7,7 @@ import json
 import os
 import time
 
-from ownnet.apps.bench.machine import OPENBLAS_OVERRIDES, machine_report, openblas_overrides
+from ownnet.apps.bench.machine import OPENBLAS_OVERRIDES, cpu_model, machine_report, openblas_overrides
 from ownnet.apps.bench.nets import NETS, SYSTEMS
 from ownnet.apps.bench.report import markdown
 from ownnet.apps.bench.run import compare
@@ -72,8 +72,9 @@ def main(argv=None):
                        f"nets: {', '.join(NETS)}")
     threads = args.threads or os.cpu_count()
     epochs, limit = (3, 20000) if args.quick else (args.epochs, args.limit)
-    report = {"machine": machine_report(), "date": time.strftime("%Y-%m-%d"), "threads": threads,
-              "openblas_overrides": openblas_overrides(os.environ), "note": args.note, "runs": []}
+    report = {"machine": machine_report(), "cpu": cpu_model(), "date": time.strftime("%Y-%m-%d"),
+              "threads": threads, "openblas_overrides": openblas_overrides(os.environ), "note": args.note,
+              "runs": []}
     for label, env in environments(args.quick, args.both_environments):
         for net in args.nets.split(","):
             print(f"{net} net, {label}:", flush=True)

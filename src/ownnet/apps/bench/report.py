@@ -2,8 +2,10 @@
 and a table of the paired per-round ratios (median and range)."""
 
 from ownnet.apps.bench.nets import NETS
+from ownnet.apps.bench.rounds import PHASE_GAP
 
 RATIO_ORDER = ("torch", "sklearn", "numpy", "ceiling")
+GAP = f"{PHASE_GAP - 1:.0%}"
 
 
 def _accuracy(value):
@@ -49,17 +51,43 @@ def systems_table(run):
     return lines
 
 
-def ratios_table(run):
-    """The paired ratios: samples/s of ownnet over each other system, per round, median and range."""
+def _ratio_cell(ratio):
+    if ratio is None:
+        return "-"
+    return f"{ratio['median']:.2f}x ({ratio['min']:.2f}-{ratio['max']:.2f}, {len(ratio['all'])})"
+
+
+def ratios_table(run, cpu="this CPU"):
+    """The paired ratios: samples/s of ownnet over each other system, per round, median and range; then
+    the same over the host's fast-phase and slow-phase rounds apart (``rounds.phases``), with the
+    rounds and SGEMM rates of each phase, on ``cpu``."""
     names = [f"ownnet / {other}" for other in RATIO_ORDER if f"ownnet / {other}" in run["ratios"]]
     if not names:
         return []
-    lines = ["| samples/s, per round | median | min-max | rounds |", "| --- | --- | --- | --- |"]
+    phases = run.get("phases", {})
+    lines = ["| samples/s, per round | median | min-max | rounds | fast phase: median (min-max, rounds) | "
+             "slow phase: median (min-max, rounds) |", "| --- | --- | --- | --- | --- | --- |"]
     for name in names:
         r = run["ratios"][name]
+        by_phase = [_ratio_cell(phases.get(phase, {}).get("ratios", {}).get(name))
+                    for phase in ("fast", "slow")]
         lines.append(f"| {name} | **{r['median']:.2f}x** | {r['min']:.2f}-{r['max']:.2f}x | "
-                     f"{len(r['all'])} |")
-    return lines
+                     f"{len(r['all'])} | {by_phase[0]} | {by_phase[1]} |")
+    return lines + ["", phase_line(phases, cpu)]
+
+
+def phase_line(phases, cpu):
+    """Which rounds ran in which phase of the host, by their SGEMM rate."""
+    if not phases:
+        return f"Phases of the host ({cpu}): not recorded."
+    if set(phases) == {"fast"}:
+        peak = phases["fast"]["sgemm_peak"]
+        return (f"Phases of the host ({cpu}): one pace, every round's SGEMM rate within {GAP} of its "
+                f"neighbours' ({peak['min']:.0f}-{peak['max']:.0f} GFLOP/s).")
+    parts = [f"{phase} rounds {', '.join(map(str, p['rounds']))} (SGEMM {p['sgemm_peak']['min']:.0f}-"
+             f"{p['sgemm_peak']['max']:.0f} GFLOP/s)" for phase, p in phases.items()]
+    return (f"Phases of the host ({cpu}), split at the widest step (>= {GAP}) between the rounds' rates: "
+            f"{'; '.join(parts)}.")
 
 
 def markdown(report):
@@ -71,6 +99,7 @@ def markdown(report):
     if report.get("note"):
         lines.append(f"Code measured: {report['note']}.")
     lines.append("")
+    cpu = report.get("cpu") or "CPU not recorded"
     for run in report["runs"]:
-        lines += run_heading(run) + systems_table(run) + [""] + ratios_table(run) + [""]
+        lines += run_heading(run) + systems_table(run) + [""] + ratios_table(run, cpu) + [""]
     return "\n".join(lines)

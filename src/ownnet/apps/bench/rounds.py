@@ -8,6 +8,10 @@ torch's seconds in round r over ownnet's seconds in round r. The report gives th
 per-round ratios and their range (min-max). The order alternates from round to round (as given, then
 backwards), so that each system runs before each other one in half the rounds and after it in the
 other half: a machine that speeds up or slows down during a round favours neither.
+
+The host's pace is measured in every round too (the SGEMM peak's turn), and the rounds are split into
+the host's fast and slow phases by that rate (``phases``): the ratios are also given for each phase
+apart (``paired_ratios_by_phase``), since a system may lose more than another when the host slows.
 """
 
 import statistics
@@ -43,8 +47,51 @@ def per_round_peak_shares(seconds, peaks, flops):
     return [flops / s / 1e9 / peak for s, peak in zip(seconds, peaks, strict=True)]
 
 
-def paired_ratios(seconds, system="ownnet"):
-    """``{"system / other": spread of the per-round speedups}`` for every other system in
-    ``seconds``, over the steady rounds (the first round left out)."""
-    return {f"{system} / {other}": spread(steady(per_round_speedups(seconds, system, other)))
+def ratio_spreads(seconds, system="ownnet"):
+    """``{"system / other": spread of the per-round speedups}`` for every other system in ``seconds``,
+    over all the rounds given."""
+    return {f"{system} / {other}": spread(per_round_speedups(seconds, system, other))
             for other in seconds if other != system and system in seconds}
+
+
+def paired_ratios(seconds, system="ownnet"):
+    """``ratio_spreads`` over the steady rounds (the first round left out)."""
+    return ratio_spreads({name: steady(values) for name, values in seconds.items()}, system)
+
+
+PHASE_GAP = 1.25
+"""The least step between two neighbouring SGEMM rates (sorted) that separates a fast phase of the host
+from a slow one: 25%, well above the round-to-round noise of a steady host (a few %), well below the 2x
+between the phases seen on the project's 2-core AMD EPYC virtual machine."""
+
+
+def phases(peaks, gap=PHASE_GAP):
+    """``"fast"`` or ``"slow"`` for each round, from its SGEMM rate (``peaks``, GFLOP/s).
+
+    The rates are sorted and split at the widest step between neighbours, if that step is at least
+    ``gap`` (a ratio): the rounds above it ran in the host's fast phase, those below in its slow
+    one. Without such a step the host kept one pace, and every round is ``"fast"``."""
+    ordered = sorted(peaks)
+    steps = [(high / low, high) for low, high in zip(ordered, ordered[1:]) if low > 0]
+    widest, lowest_fast = max(steps, default=(1.0, None))
+    if widest < gap:
+        return ["fast"] * len(peaks)
+    return ["fast" if peak >= lowest_fast else "slow" for peak in peaks]
+
+
+def paired_ratios_by_phase(seconds, peaks, system="ownnet"):
+    """``{phase: {"rounds": [round numbers, 1-based], "sgemm_peak": spread, "ratios": paired ratios}}``
+    over the steady rounds (the first left out), for each phase that has rounds (``phases``): the
+    paired ratios of the fast rounds and of the slow rounds, apart."""
+    kept = steady(list(range(len(peaks))))
+    labels = dict(zip(kept, phases([peaks[index] for index in kept])))
+    result = {}
+    for phase in ("fast", "slow"):
+        rounds = [index for index in kept if labels[index] == phase]
+        if not rounds:
+            continue
+        times = {name: [values[index] for index in rounds] for name, values in seconds.items()}
+        result[phase] = {"rounds": [index + 1 for index in rounds],
+                         "sgemm_peak": spread([peaks[index] for index in rounds]),
+                         "ratios": ratio_spreads(times, system)}
+    return result

@@ -15,7 +15,14 @@ import sys
 import time
 
 from ownnet.apps.bench.nets import NETS, SYSTEMS, flops_per_epoch
-from ownnet.apps.bench.rounds import paired_ratios, per_round_peak_shares, spread, steady, turn_order
+from ownnet.apps.bench.rounds import (
+    paired_ratios,
+    paired_ratios_by_phase,
+    per_round_peak_shares,
+    spread,
+    steady,
+    turn_order,
+)
 
 
 def available(system):
@@ -31,10 +38,11 @@ def available(system):
 
 
 def worker_environment(env, threads):
-    """``env`` (default: this process's) with every BLAS and OpenMP runtime held to ``threads``."""
+    """``env`` (default: this process's) with every BLAS and OpenMP runtime, and Numba's threads (those
+    of ownnet's parallel element-wise loops), held to ``threads``."""
     env = dict(os.environ if env is None else env)
     env.update({"OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
-                "MKL_NUM_THREADS": str(threads)})
+                "MKL_NUM_THREADS": str(threads), "NUMBA_NUM_THREADS": str(threads)})
     return env
 
 
@@ -106,7 +114,8 @@ def round_line(net, index, order, seconds, peaks):
 def summarize(net, epochs, threads, n_samples, seconds, peaks, finals, blas, orders):
     """The result of one net's run: per system the seconds per epoch (median of the rounds after the
     first, min, max, all), samples/s, GFLOP/s, the share of the same round's SGEMM peak, the test
-    accuracy and peak memory; the paired per-round ratios (``rounds.paired_ratios``); the turn orders,
+    accuracy and peak memory; the paired per-round ratios (``rounds.paired_ratios``), also for the
+    host's fast and slow rounds apart (``rounds.paired_ratios_by_phase``); the turn orders,
     the BLAS pools of each worker and the peak's turns."""
     flops = flops_per_epoch(NETS[net]["sizes"], n_samples)
     results = {}
@@ -121,5 +130,6 @@ def summarize(net, epochs, threads, n_samples, seconds, peaks, finals, blas, ord
             "numba": finals[system].get("numba"),
         }
     return {"net": net, "epochs": epochs, "threads": threads, "samples": n_samples, "systems": results,
-            "ratios": paired_ratios(seconds), "turn_orders": orders, "blas": blas,
+            "ratios": paired_ratios(seconds), "phases": paired_ratios_by_phase(seconds, peaks),
+            "turn_orders": orders, "blas": blas,
             "sgemm_peak_gflops": statistics.median(steady(peaks)), "sgemm_peak_all": peaks}
