@@ -3,6 +3,7 @@
     python benchmarks/parallel_kernels.py                       # every op, sizes 2**12 .. 2**22
     python benchmarks/parallel_kernels.py --ops sgd_momentum --sizes 65536,401408 --rounds 41
     python benchmarks/parallel_kernels.py --after-gemm          # each pass between two matrix products
+    python benchmarks/parallel_kernels.py --steps canonical     # whole training steps, by mode
 
 Each round times the serial loop and the parallel loop on the same arrays, one right after the other,
 in an order that alternates from round to round, and takes their ratio (serial seconds / parallel
@@ -13,6 +14,11 @@ range. A drifting machine moves both turns of a round alike, so the ratio holds 
 OpenBLAS's threads) before every pass and times the pair: what a pass costs in a training step, where
 OpenBLAS's threads may still be spinning when the pass starts, and the pass's threads when the next
 product starts. This is how ``cpu_parallel.MIN_PARALLEL_SIZE`` was chosen.
+
+``--steps NET`` times whole training steps of ``ownnet bench``'s net NET (``train_step``: forward,
+loss, backward, update, batch 128, SGD with momentum) in each ``cpu_parallel`` mode in turn — ``0``
+(serial loops), ``auto`` (the default) and ``always`` — the order alternating from round to round, and
+gives each mode's step time over the serial mode's in the same round.
 """
 
 import argparse
@@ -87,6 +93,60 @@ def compare(op, size, dtype="float32", rounds=21, after_gemm=False, repeats=None
     return statistics.median(times[serial_turn]), statistics.median(times[parallel_turn]), ratios
 
 
+MODES = ("0", "auto", "always")
+
+
+def compare_steps(net, rounds=15, steps=40):
+    """``{mode: [per-round speedup over mode "0"]}`` and ``{mode: [seconds per step]}``."""
+    import ownnet as on
+    from ownnet.apps.bench import NETS, RECIPE
+    from ownnet.backend import cpu_parallel
+    from ownnet.train.step import train_step
+
+    rng = np.random.default_rng(0)
+    x = rng.random((steps * RECIPE["batch_size"], NETS[net]["sizes"][0]), np.float32)
+    y = rng.integers(0, NETS[net]["sizes"][-1], len(x))
+    on.manual_seed(0)
+    model = on.mlp(NETS[net]["sizes"], activation=NETS[net]["activation"])
+    model.needs_input_grad = False
+    optimizer = on.SGD(model.parameters(), lr=1e-6, momentum=RECIPE["momentum"])
+    loss = on.CrossEntropyLoss()
+    batches = [(x[i:i + RECIPE["batch_size"]], y[i:i + RECIPE["batch_size"]])
+               for i in range(0, len(x), RECIPE["batch_size"])]
+
+    def turn(mode):
+        cpu_parallel.set_mode(mode)
+        start = time.perf_counter()
+        for xb, yb in batches:
+            train_step(model, loss, optimizer, xb, yb)
+        return (time.perf_counter() - start) / len(batches)
+
+    for mode in MODES:  # compile and warm up
+        turn(mode)
+    seconds = {mode: [] for mode in MODES}
+    for index in range(rounds):
+        for mode in (MODES if index % 2 == 0 else MODES[::-1]):
+            seconds[mode].append(turn(mode))
+    cpu_parallel.set_mode(None)
+    speedups = {mode: [s / p for s, p in zip(seconds["0"], seconds[mode])] for mode in MODES[1:]}
+    return speedups, seconds
+
+
+def main_steps(net, rounds):
+    speedups, seconds = compare_steps(net, rounds)
+    print(f"{net} net, training steps (batch 128), {rounds} rounds, modes alternated")
+    print("| OWNNET_PARALLEL | us per step (median, min-max) | speed over serial (median, min-max) |")
+    print("| --- | --- | --- |")
+    for mode in MODES:
+        times = seconds[mode]
+        ratio = speedups.get(mode)
+        cell = "1" if ratio is None else (f"**{statistics.median(ratio):.3f}x** "
+                                          f"({min(ratio):.2f}-{max(ratio):.2f})")
+        print(f"| {mode} | {statistics.median(times) * 1e6:.0f} ({min(times) * 1e6:.0f}-"
+              f"{max(times) * 1e6:.0f}) | {cell} |")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", default="sgd_momentum,adam,rmsprop,relu,relu_backward,tanh_backward")
@@ -94,7 +154,10 @@ def main(argv=None):
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--after-gemm", action="store_true")
+    parser.add_argument("--steps", choices=["canonical", "small", "big"], help="whole training steps")
     args = parser.parse_args(argv)
+    if args.steps:
+        return main_steps(args.steps, args.rounds)
     import numba
 
     print(f"Numba {numba.__version__}, threading layer {numba.threading_layer() if _started() else '?'}, "

@@ -239,3 +239,14 @@ def test_run_keeps_timings_per_op_and_size_class(loops, mode, monkeypatch):
     ((key, (serial, parallel)),) = cpu_parallel.timings().items()
     assert key == ("relu", x.nbytes.bit_length())
     assert serial > 0 and parallel > 0  # each variant was tried
+
+
+def test_a_very_slow_variant_is_retried_less_often():
+    timings = cpu_parallel._Timings()
+    timings.record(0, 1e-3, now=0.0)
+    timings.record(1, 0.03, now=0.0)  # a busy host: 30 ms, retried after RETRY_COST * 30 ms
+    wait = cpu_parallel.RETRY_COST * 0.03
+    assert wait > cpu_parallel.RETRY_SECONDS
+    timings.record(0, 1e-3, now=wait - 0.01)
+    assert timings.pick(now=wait - 0.01) == 0
+    assert timings.pick(now=wait + 0.01) == 1

@@ -12,7 +12,8 @@ nor a choice made once per process holds; ``run`` times both variants as they ru
 - below ``MIN_PARALLEL_SIZE`` elements, always the serial loop (starting the threads cannot pay);
 - above it, per op and size class (the array's size in bytes, rounded to a power of two), the variant
   with the lower recent time (an exponential average of the seconds per call), retrying the other one
-  every ``RETRY_SECONDS`` so that a host that changes pace is followed within about a second.
+  every ``RETRY_SECONDS`` (less often where it is very slow) so that a host that changes pace is
+  followed within about a second.
 
 Both variants give bitwise the same result (``cpu_loops``), so the choice never changes a number.
 
@@ -35,7 +36,10 @@ MIN_PARALLEL_SIZE = 1 << 16
 """Below this many elements a pass is always serial: 65,536 float32 elements take ~10 us on one core,
 about the cost of starting the others (measured with ``benchmarks/parallel_kernels.py``)."""
 RETRY_SECONDS = 1.0
-"""How often the variant that lost is run again, to see whether the host changed pace."""
+"""How often, at most, the variant that lost is run again, to see whether the host changed pace..."""
+RETRY_COST = 100
+"""...and at most once per this many times its own last time: on a host so busy that the losing
+variant takes 30 ms, it runs again after 3 s, so that retrying costs at most ~1% of the time."""
 SMOOTHING = 0.25
 """The weight of a new timing in a variant's running average."""
 THREAD_SAFE_LAYERS = ("omp", "tbb")
@@ -113,13 +117,15 @@ class _Timings:
         self.last_run = [0.0, 0.0]
 
     def pick(self, now):
-        """The variant to run: one never timed, else the other one if its last run is older than
-        ``RETRY_SECONDS``, else the faster one."""
+        """The variant to run: one never timed, else the slower one if its last run is older than
+        ``RETRY_SECONDS`` and ``RETRY_COST`` times its time, else the faster one."""
         for variant in (0, 1):
             if self.seconds[variant] is None:
                 return variant
         best = 0 if self.seconds[0] <= self.seconds[1] else 1
-        return 1 - best if now - self.last_run[1 - best] > RETRY_SECONDS else best
+        other = 1 - best
+        retry = now - self.last_run[other] > max(RETRY_SECONDS, RETRY_COST * self.seconds[other])
+        return other if retry else best
 
     def record(self, variant, seconds, now):
         old = self.seconds[variant]
