@@ -64,8 +64,8 @@ def main(argv=None):
     shared = {"hidden_layer_sizes": (64, 64), "activation": "relu", "alpha": 1e-4, "batch_size": 32,
               "learning_rate_init": 1e-3, "max_iter": epochs, "n_iter_no_change": epochs, "random_state": 0}
     models = {
-        "ownnet MLPRegressor (float32)": scaled(MLPRegressor(optimizer="adam", **shared)),
-        "ownnet MLPRegressor (float64)": scaled(MLPRegressor(optimizer="adam", dtype="float64", **shared)),
+        "ownnet MLPRegressor (float32)": scaled(MLPRegressor(solver="adam", **shared)),
+        "ownnet MLPRegressor (float64)": scaled(MLPRegressor(solver="adam", dtype="float64", **shared)),
         "sklearn MLPRegressor (float64)": scaled(SklearnMLPRegressor(solver="adam", **shared)),
     }
     splits = KFold(folds, shuffle=True, random_state=0)

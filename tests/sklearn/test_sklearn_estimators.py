@@ -1,5 +1,6 @@
-"""ownnet.sklearn: scikit-learn's own estimator checks, pipelines and grid search, string labels,
-multi-output regression, partial_fit, early stopping, hyperparameter errors."""
+"""ownnet.sklearn's estimators in use: pipelines and grid search, string labels, multi-output regression,
+partial_fit, early stopping, warm start, the solvers, hyperparameter errors. (scikit-learn's generic checks
+and its own MLP tests run in the two other files of this folder.)"""
 
 import warnings
 
@@ -12,32 +13,9 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 import ownnet as on  # noqa: E402
 from ownnet.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
-
-# Small networks and few epochs keep scikit-learn's ~55 checks per estimator to about a second.
-FAST = {"hidden_layer_sizes": (16,), "max_iter": 30, "learning_rate_init": 0.01}
-EXPECTED_FAILURES = {
-    "check_regressor_multioutput": "predictions are in the network's dtype, float32 by default (ownnet "
-                                   "never upcasts); the check demands float64. Passes with dtype='float64'.",
-}
-
-
-def expected_failed_checks(estimator):
-    if isinstance(estimator, MLPRegressor) and estimator.dtype == "float32":
-        return EXPECTED_FAILURES
-    return {}
-
-
-@parametrize_with_checks(
-    [MLPClassifier(**FAST), MLPRegressor(**FAST), MLPRegressor(**FAST, dtype="float64")],
-    expected_failed_checks=expected_failed_checks, xfail_strict=True)
-def test_sklearn_estimator_checks(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        check(estimator)
 
 
 def quiet(estimator, *args, **kwargs):
@@ -100,13 +78,14 @@ def test_partial_fit_continues_and_needs_classes(moons):
     with pytest.raises(ValueError, match="classes"):
         model.partial_fit(x, y)
     model.partial_fit(x, y, classes=[0, 1])
-    first_loss, optimizer = model.loss_, model.optimizer_
+    first_loss, optimizer = model.loss_, model._optimizer.optimizer
     for _ in range(20):
         model.partial_fit(x, y)
-    assert model.n_iter_ == 21 and len(model.loss_curve_) == 21
-    assert model.optimizer_ is optimizer  # the optimizer state carries over
+    # as scikit-learn: n_iter_ counts the epochs of the last call, t_ and loss_curve_ all of them
+    assert model.n_iter_ == 1 and len(model.loss_curve_) == 21 and model.t_ == 21 * len(x)
+    assert model._optimizer.optimizer is optimizer and optimizer.step_count == 21 * 2  # state carries over
     assert model.loss_ < 0.7 * first_loss
-    with pytest.raises(ValueError, match="not among the classes"):
+    with pytest.raises(ValueError, match="classes not in"):
         model.partial_fit(x[:5], np.array([0, 1, 2, 0, 1]))
     with pytest.raises(ValueError, match="features"):
         model.partial_fit(x[:, :1], y)
@@ -115,7 +94,7 @@ def test_partial_fit_continues_and_needs_classes(moons):
 def test_early_stopping_restores_the_best_validation_score(moons):
     x, y = moons
     model = quiet(MLPClassifier(hidden_layer_sizes=(32,), max_iter=300, learning_rate_init=0.02,
-                                early_stopping=True, n_iter_no_change=5, random_state=0), x, y)
+                                early_stopping=True, n_iter_no_change=20, random_state=0), x, y)
     assert model.n_iter_ < 300
     assert len(model.validation_scores_) == model.n_iter_
     assert model.best_validation_score_ == max(model.validation_scores_) > 0.9
@@ -128,7 +107,7 @@ def test_stops_when_the_loss_stops_improving(moons):
         warnings.simplefilter("error", ConvergenceWarning)
         model = MLPClassifier(hidden_layer_sizes=(8,), max_iter=1000, tol=1e-2, random_state=0).fit(x, y)
     assert model.n_iter_ < 1000
-    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+    with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(2\)"):
         MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(x, y)
 
 
@@ -148,27 +127,43 @@ def test_warm_start_continues_from_the_weights(moons):
     model = quiet(MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, warm_start=True, random_state=0), x, y)
     weights = model.coefs_[0].copy()
     quiet(model, x, y)
-    assert model.n_iter_ == 6
+    assert model.n_iter_ == 3 and len(model.loss_curve_) == 6  # n_iter_: this fit's epochs, as scikit-learn
     assert not np.array_equal(weights, model.coefs_[0])
 
 
 def test_attributes_mirror_scikit_learn(moons):
     x, y = moons
     model = quiet(MLPClassifier(hidden_layer_sizes=(5, 4), max_iter=2, random_state=0), x, y)
-    assert [w.shape for w in model.coefs_] == [(2, 5), (5, 4), (4, 2)]
-    assert [b.shape for b in model.intercepts_] == [(5,), (4,), (2,)]
-    assert model.n_layers_ == 4 and model.n_outputs_ == 2 and model.n_features_in_ == 2
+    # two classes: one logistic output, as scikit-learn
+    assert [w.shape for w in model.coefs_] == [(2, 5), (5, 4), (4, 1)]
+    assert [b.shape for b in model.intercepts_] == [(5,), (4,), (1,)]
+    assert model.n_layers_ == 4 and model.n_outputs_ == 1 and model.n_features_in_ == 2
+    assert model.out_activation_ == "logistic"
     assert isinstance(model.model_, on.Sequential) and model.t_ == 2 * len(x)
-    assert model.model_.dtype == np.float32 and model.predict_proba(x).dtype == np.float32
+    assert model.model_.dtype == np.float32 and model.coefs_[0].dtype == np.float32
+    assert model.coefs_[0] is model.model_.layers[0].weight.data  # the network's own arrays
+    # predictions in the input's dtype
+    assert model.predict_proba(x).dtype == np.float64
+    assert model.predict_proba(x.astype(np.float32)).dtype == np.float32
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd", "rmsprop"])
-def test_every_optimizer_learns(moons, optimizer):
+@pytest.mark.parametrize("solver", ["adam", "adamw", "sgd", "rmsprop", "lbfgs"])
+def test_every_solver_learns(moons, solver):
     x, y = moons
-    lr = 0.1 if optimizer == "sgd" else 0.01
-    model = quiet(MLPClassifier(hidden_layer_sizes=(32,), optimizer=optimizer, learning_rate_init=lr,
+    lr = 0.1 if solver == "sgd" else 0.01
+    model = quiet(MLPClassifier(hidden_layer_sizes=(32,), solver=solver, learning_rate_init=lr,
                                 max_iter=60, random_state=0), x, y)
     assert model.score(x, y) > 0.9
+
+
+def test_optimizer_is_a_deprecated_alias_of_solver(moons):
+    x, y = moons
+    with pytest.warns(FutureWarning, match="use solver"):
+        old = quiet(MLPClassifier(hidden_layer_sizes=(8,), optimizer="sgd", max_iter=3, random_state=0), x, y)
+    new = quiet(MLPClassifier(hidden_layer_sizes=(8,), solver="sgd", max_iter=3, random_state=0), x, y)
+    np.testing.assert_array_equal(old.coefs_[0], new.coefs_[0])
+    with pytest.raises(AttributeError, match="partial_fit"):
+        MLPClassifier(optimizer="lbfgs").partial_fit  # noqa: B018 (lbfgs has no partial_fit)
 
 
 def test_dropout_model_and_logistic_activation(moons):
@@ -193,7 +188,10 @@ def test_absolute_error_ignores_outliers():
 
 
 @pytest.mark.parametrize("params, name", [
-    ({"activation": "softsign"}, "activation"), ({"optimizer": "lbfgs"}, "optimizer"),
+    ({"activation": "softsign"}, "activation"), ({"solver": "newton"}, "solver"),
+    ({"learning_rate": "cosine"}, "learning_rate"), ({"n_iter_no_change": 0}, "n_iter_no_change"),
+    ({"max_fun": 0}, "max_fun"), ({"power_t": -1.0}, "power_t"),
+    ({"solver": "lbfgs", "dropout": 0.5}, "dropout"),
     ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"),
     ({"hidden_layer_sizes": "64"}, "hidden_layer_sizes"),
     ({"batch_size": 0}, "batch_size"), ({"alpha": -1.0}, "alpha"),
@@ -210,9 +208,12 @@ def test_bad_hyperparameters_fail_in_fit_naming_them(moons, params, name):
 
 def test_bad_regression_loss_is_named():
     with pytest.raises(ValueError, match="loss"):
-        MLPRegressor(loss="poisson").fit(np.zeros((4, 1)), np.zeros(4))
+        MLPRegressor(loss="hinge").fit(np.zeros((4, 1)), np.zeros(4))
+    with pytest.raises(ValueError, match="poisson"):
+        MLPRegressor(loss="poisson").fit(np.zeros((4, 1)), -np.ones(4))
 
 
-def test_one_class_is_an_error():
-    with pytest.raises(ValueError, match="one class"):
-        MLPClassifier().fit(np.zeros((4, 2)), np.ones(4))
+def test_one_class_predicts_that_class():
+    model = quiet(MLPClassifier(hidden_layer_sizes=(4,), max_iter=20, random_state=0),
+                  np.random.default_rng(0).normal(size=(10, 2)), np.full(10, 7))
+    assert model.classes_.tolist() == [7] and set(model.predict(np.zeros((3, 2)))) == {7}
