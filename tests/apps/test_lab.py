@@ -163,3 +163,10 @@ def test_ownnet_lab_quick_with_two_seeds_reports_spreads(tmp_path, mnist_dir, ca
 def test_lab_refuses_an_unknown_activation(capsys):
     assert main(["lab", "--activations", "tanh,swish"]) == 2
     assert "expected names from tanh,sigmoid,relu" in capsys.readouterr().err
+
+
+def test_q2_training_time_is_a_ratio_only_when_the_seeds_tell_the_times_apart():
+    timed = answer(depth_pays, "3-layer relu", seconds=S(20.0, 1.0))
+    assert "relu: 3 layers" in timed and "it trains 2.0x as long" in timed
+    noisy = answer(depth_pays, "3-layer relu", seconds=S(12.0, 5.0))
+    assert "training times (12.0 ± 5.0 s against 10.0 ± 1.0 s) do not tell the two apart" in noisy
