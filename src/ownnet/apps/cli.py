@@ -6,6 +6,7 @@ Bad options or values give a one-line error and exit code 2, never a traceback.
 import argparse
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -99,7 +100,12 @@ def _add_evaluate(commands):
 
 
 def _add_predict(commands):
-    parser = commands.add_parser("predict", help="classify PNG/JPEG images of digits")
+    parser = commands.add_parser(
+        "predict", help="classify PNG/JPEG images of digits",
+        description="Classify images of digits. Any mode Pillow reads, up to 25 megapixels: transparent "
+                    "images are composited on white (a drawing only in the alpha channel uses the alpha "
+                    "as ink), float images in 0..1 (or 0..255) and 16-bit images are scaled, and a blank "
+                    "image is refused as 'empty (no ink)'.")
     parser.add_argument("model")
     parser.add_argument("images", nargs="+")
     _add_import_option(parser)
@@ -330,8 +336,21 @@ def _cmd_export(args):
     return 0
 
 
+def _one_line_warning(message, category, filename, lineno, line=None):
+    return f"warning: {' '.join(str(message).split())}\n"
+
+
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
+    """Run ``ownnet ARGV``; returns the exit code (0, 2 for a user's error, 130 for Ctrl+C)."""
+    previous = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning  # the command prints sentences, not source locations
+    try:
+        return _run(sys.argv[1:] if argv is None else list(argv))
+    finally:
+        warnings.formatwarning = previous
+
+
+def _run(argv):
     if argv[:1] == ["bench"]:
         return bench_main(argv[1:])
     parser = build_parser()
