@@ -155,6 +155,6 @@ def test_train_from_config_refuses_another_config_on_resume(tmp_path):
     with pytest.raises(CheckpointMismatchError, match=r"dataset: checkpoint 'xor', this run 'moons'"):
         recipes.train_from_config({**config, "dataset": "moons"}, out=str(tmp_path), resume=True,
                                   verbose=False)
-    _, history, _ = recipes.train_from_config({**config, "epochs": 3}, out=str(tmp_path), resume=True,
-                                              verbose=False)
+    _, history, _ = recipes.train_from_config({**config, "epochs": 3, "hidden": (8,)}, out=str(tmp_path),
+                                              resume=True, verbose=False)
     assert history.epochs == [1, 2, 3]

@@ -210,6 +210,7 @@ def _check_resumable(config, out):
     if saved is None:
         raise CheckpointMismatchError(f"{checkpoint.path}: this checkpoint records no recipe config "
                                       "(written by fit, not by train_from_config)")
+    config = json.loads(json.dumps(config, default=repr))  # as recorded: tuples become lists
     found = resume_differences(saved, config, checkpoint.epoch)
     if found:
         raise CheckpointMismatchError(
