@@ -1,4 +1,5 @@
-"""``LabMonitor``: what ``ownnet lab`` measures while a network trains, epoch by epoch."""
+"""``WeightMonitor`` and ``LabMonitor``: what ``ownnet lab`` measures while a network trains, epoch by
+epoch."""
 
 import numpy as np
 
@@ -10,20 +11,18 @@ SATURATION_THRESHOLD = 2.0
 0), sigmoid'(2) = 0.105 (of 0.25 at 0); its gradient is then less than half of its maximum."""
 
 
-class LabMonitor(Callback):
-    """Per epoch, for every ``Linear`` layer: max |w| and the mean over the epoch's batches of the
-    gradient norm ||dL/dW||; for the network: the accuracy on (up to 10,000 of) the training images
-    at the end of the epoch (``fit`` reports a running average that lags behind), the fraction of
-    saturated tanh/sigmoid units on ``probe`` (None without such units) and the mean confidence (the
-    largest predicted probability) on ``probe``."""
+class WeightMonitor(Callback):
+    """Per epoch, for every ``Linear`` layer: max |w| (``max_abs_weight``) and the mean over the epoch's
+    batches of the gradient norm ||dL/dW|| (``grad_norm``); and the accuracy on (up to 10,000 of) the
+    training images at the end of the epoch (``train_accuracy``: ``fit`` reports a running average over
+    the epoch's batches, which lags behind the weights it ends with). Each is a list, one entry per
+    epoch (a list per layer for the first two)."""
 
     TRAIN_SAMPLE = 10_000
 
-    def __init__(self, x_train, y_train, probe):
+    def __init__(self, x_train, y_train):
         self.x_train, self.y_train = x_train[: self.TRAIN_SAMPLE], y_train[: self.TRAIN_SAMPLE]
-        self.probe = probe
         self.max_abs_weight, self.grad_norm, self.train_accuracy = [], [], []
-        self.saturation, self.confidence = [], []
         self._grad_sums, self._batches = None, 0
 
     def _weights(self):
@@ -37,12 +36,25 @@ class LabMonitor(Callback):
         self._batches += 1
 
     def on_epoch_end(self, epoch, logs):
-        model = self.run.model
         self.max_abs_weight.append([float(np.abs(p.data).max()) for p in self._weights()])
         self.grad_norm.append((self._grad_sums / max(self._batches, 1)).tolist())
-        self.train_accuracy.append(evaluate(model, None, self.x_train, self.y_train)["accuracy"])
-        self.saturation.append(saturated_fraction(model, self.probe))
-        self.confidence.append(float(predict_proba(model, self.probe).max(axis=1).mean()))
+        self.train_accuracy.append(evaluate(self.run.model, None, self.x_train, self.y_train)["accuracy"])
+
+
+class LabMonitor(WeightMonitor):
+    """``WeightMonitor``'s numbers, plus per epoch on ``probe`` (validation images): the fraction of
+    saturated tanh/sigmoid units (``saturation``: None without such units) and the mean confidence, the
+    largest predicted probability (``confidence``)."""
+
+    def __init__(self, x_train, y_train, probe):
+        super().__init__(x_train, y_train)
+        self.probe = probe
+        self.saturation, self.confidence = [], []
+
+    def on_epoch_end(self, epoch, logs):
+        super().on_epoch_end(epoch, logs)
+        self.saturation.append(saturated_fraction(self.run.model, self.probe))
+        self.confidence.append(float(predict_proba(self.run.model, self.probe).max(axis=1).mean()))
 
 
 def saturated_fraction(model, x):
