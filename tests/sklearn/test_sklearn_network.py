@@ -147,3 +147,20 @@ def test_float64_values_beyond_float32_are_named():
     x = np.array([[1e39, 0.0], [0.0, 1.0], [1.0, 1.0]])
     with pytest.raises(ValueError, match="float32"):
         MLPRegressor(max_iter=2).fit(x, np.arange(3.0))
+
+
+def test_partial_fit_epochs_are_fits_epochs():
+    """partial_fit continues the random stream, so N calls shuffle as fit's N epochs: the same weights."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(90, 4))
+    y = (x[:, 0] + x[:, 1] > 0).astype(int)
+    params = {"hidden_layer_sizes": (6,), "batch_size": 16, "random_state": 3, "tol": 0.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = MLPClassifier(max_iter=8, n_iter_no_change=np.inf, **params).fit(x, y)
+    stepped = MLPClassifier(**params)
+    for _ in range(8):
+        stepped.partial_fit(x, y, classes=[0, 1])
+    for a, b in zip(fitted.coefs_ + fitted.intercepts_, stepped.coefs_ + stepped.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert fitted.loss_curve_ == stepped.loss_curve_

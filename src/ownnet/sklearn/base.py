@@ -125,7 +125,8 @@ class BaseMLP(BaseEstimator):
             x = X.tocsr().astype(dtype, copy=False)
             values = x.data
         else:
-            x = np.asarray(X, dtype=dtype)
+            with np.errstate(over="ignore"):  # an overflow is reported below, by name
+                x = np.asarray(X, dtype=dtype)
             values = x
         if values.dtype != X.dtype and not np.isfinite(values).all():
             raise ValueError(f"X: values up to {abs(X).max():.3g} do not fit in {dtype}, the dtype the "

@@ -119,7 +119,9 @@ def loss_and_gradients(model, out_activation, loss, alpha, x, y, weights=None):
     if weights is not None:
         delta *= weights[:, None]
     delta /= n
-    model.zero_grad()
+    for layer in linear_layers(model):
+        layer.weight.zero_grad()
+        layer.bias.zero_grad()
     backward(model, x, delta)
     if alpha:
         squares = 0.0

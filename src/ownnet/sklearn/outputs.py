@@ -41,7 +41,9 @@ ACTIVATIONS = {"softmax": softmax, "logistic": expit, "identity": identity, "exp
 
 def _average(per_sample, weights):
     """The (sample-weighted) mean over the samples of ``per_sample`` ``(samples,)``."""
-    return float(np.average(per_sample, weights=weights))
+    if weights is None:
+        return float(per_sample.mean())
+    return float(np.dot(weights, per_sample) / weights.sum())
 
 
 def log_loss(z, p, y, weights):
