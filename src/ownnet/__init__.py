@@ -72,6 +72,7 @@ from ownnet.optim import SGD, Adam, AdamW, Optimizer, RMSProp, RMSprop, clip_gra
 from ownnet.optim.schedules import CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR
 from ownnet.train import (
     Callback,
+    CheckpointMismatchError,
     DivergenceError,
     EarlyStopping,
     History,

@@ -158,3 +158,12 @@ def test_train_from_config_refuses_another_config_on_resume(tmp_path):
     _, history, _ = recipes.train_from_config({**config, "epochs": 3, "hidden": (8,)}, out=str(tmp_path),
                                               resume=True, verbose=False)
     assert history.epochs == [1, 2, 3]
+
+
+def test_resume_may_move_to_another_device():
+    """The device is where a run computes, not what it computes: it may change on resume."""
+    from ownnet.apps import recipes
+
+    saved = recipes.config_for("default", dataset="xor", epochs=3)
+    assert recipes.resume_differences(saved, {**saved, "device": "gpu"}, 2) == []
+    assert [key for key, *_ in recipes.resume_differences(saved, {**saved, "lr": 0.5}, 2)] == ["lr"]

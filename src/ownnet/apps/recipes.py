@@ -180,12 +180,13 @@ def _checkpoint_dir(out):
 
 def resume_differences(saved, config, epochs_done):
     """What keeps ``config`` from continuing the run saved with config ``saved`` after ``epochs_done``
-    epochs: ``[(key, saved value, value here, why)]``. Every key must be equal, except ``epochs``
-    where the schedule is not one of ``SCHEDULES_USING_EPOCHS`` and at least ``epochs_done``."""
+    epochs: ``[(key, saved value, value here, why)]``. Every key must be equal, except ``device`` (a
+    run may go on on another device: the same arithmetic, to rounding) and ``epochs`` where the
+    schedule is not one of ``SCHEDULES_USING_EPOCHS`` and at least ``epochs_done``."""
     found = []
     for key in sorted(set(saved) | set(config)):
         before, now = saved.get(key), config.get(key)
-        if before == now:
+        if before == now or key == "device":
             continue
         why = ""
         if key == "epochs" and isinstance(now, int):
