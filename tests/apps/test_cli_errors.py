@@ -89,6 +89,8 @@ CASES = [
     (["train", "--dataset", "moons", "--hidden", "99999999999", "--quiet"], "memory"),
     (["train", "--dataset", "moons", "--out", "{afile}"], "is a file"),
     (["train", "--dataset", "nope"], "invalid choice"),
+    (["train", "--dataset", "xor", "--dashboard", "--port", "0", "--allow-host", "http://x/"],
+     "--allow-host"),
     (["train", "--batch-size", "0"], "--batch-size"),
     (["train", "--momentum", "1.5"], "--momentum"),
     (["train", "--lr", "nan"], "--lr"),

@@ -89,6 +89,7 @@ def _add_train(commands):
     parser.add_argument("--port", type=arguments.port, default=8000,
                         help="port of --dashboard (default 8000)")
     parser.add_argument("--host", default="127.0.0.1", help="address of --dashboard (default 127.0.0.1)")
+    _add_allow_host_option(parser)
 
 
 def _add_evaluate(commands):
@@ -125,9 +126,20 @@ def _add_serve(commands):
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this computer only; 0.0.0.0: "
                              "every address, shared on your network without authentication)")
+    _add_allow_host_option(parser)
+
+
+def _add_allow_host_option(parser):
     parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                         help="another name the server answers to besides localhost, this machine's name "
                              "and the address a request reached (repeatable; '*': any, checks off)")
+
+
+def _allow_hosts(args):
+    try:
+        return check_allow_hosts(args.allow_host, name="--allow-host")
+    except ValueError as error:
+        raise UsageError(f"ownnet {args.command}: {error}") from None
 
 
 def _add_lab(commands):
@@ -196,7 +208,7 @@ def _cmd_train(args):
         data = recipes.load_dataset(config["dataset"], config["dtype"], config["seed"])
         try:
             dashboard = DashboardCallback(port=args.port, host=args.host, epochs=config["epochs"],
-                                          probe_data=data[1])
+                                          probe_data=data[1], allow_hosts=_allow_hosts(args))
         except OSError as error:
             raise UsageError(f"ownnet train: --dashboard cannot listen on {args.host}:{args.port} "
                              f"({error.strerror or error}); try another --port") from None
@@ -303,10 +315,7 @@ def _cmd_predict(args):
 
 
 def _cmd_serve(args):
-    try:
-        allow_hosts = check_allow_hosts(args.allow_host, name="--allow-host")
-    except ValueError as error:
-        raise UsageError(f"ownnet serve: {error}") from None
+    allow_hosts = _allow_hosts(args)
     model = _load_model(args.model, args.imports)
     try:
         return serve_main(model, port=args.port, host=args.host, allow_hosts=allow_hosts)
