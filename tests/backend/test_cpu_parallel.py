@@ -250,3 +250,18 @@ def test_a_very_slow_variant_is_retried_less_often():
     timings.record(0, 1e-3, now=wait - 0.01)
     assert timings.pick(now=wait - 0.01) == 0
     assert timings.pick(now=wait + 0.01) == 1
+
+
+def test_openmp_threads_are_made_passive_while_the_layer_starts_and_the_environment_comes_back(monkeypatch):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    with cpu_parallel._passive_openmp():
+        assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert "OMP_WAIT_POLICY" not in os.environ
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # the user's choice stands
+    with cpu_parallel._passive_openmp():
+        assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    monkeypatch.setenv("GOMP_SPINCOUNT", "1000")
+    with cpu_parallel._passive_openmp():
+        assert "OMP_WAIT_POLICY" not in os.environ
