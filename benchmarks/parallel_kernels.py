@@ -174,9 +174,10 @@ def main(argv=None):
 
 
 def _started():
-    import numba
+    """Load Numba's threading layer as ownnet does (``cpu_parallel``: OpenMP's threads passive)."""
+    from ownnet.backend import cpu_parallel
 
-    numba.get_num_threads()  # loads the threading layer
+    cpu_parallel.allowed()
     return True
 
 

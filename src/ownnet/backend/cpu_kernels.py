@@ -64,7 +64,12 @@ def _kernels():
 def _elementwise(name, *args):
     """Run the loop ``name`` of ``cpu_loops`` over the whole of ``args[0]``, on one core or on all
     (``cpu_parallel.run``)."""
-    cpu_parallel.run(name, getattr(_loops, name), getattr(_loops, name + "_parallel"), *args)
+    loops = _loops or _kernels()
+    size = args[0].size
+    if size < cpu_parallel.MIN_PARALLEL_SIZE:  # the common case of small arrays, without a detour
+        getattr(loops, name)(0, size, *args)
+        return
+    cpu_parallel.run(name, getattr(loops, name), getattr(loops, name + "_parallel"), *args)
 
 
 def elementwise_ready(*arrays):
@@ -117,7 +122,7 @@ def _into_new(name, like, *inputs, constant):
     """A new array like ``like``, filled by loop ``name`` from ``inputs`` and ``constant`` (0 or 1 in the
     arrays' dtype: a Python number would make Numba compute float32 arithmetic in float64)."""
     out = np.empty_like(like)
-    _elementwise(name, _flat(out), *(_flat(a) for a in inputs), like.dtype.type(constant))
+    _elementwise(name, _flat(out), *[_flat(a) for a in inputs], like.dtype.type(constant))
     return out
 
 
@@ -146,11 +151,11 @@ def softmax_cross_entropy(logits, labels, label_smoothing, scale):
     range; ``grad`` is dL/dlogits already multiplied by ``scale`` (1/batch for the mean). Serial: the
     arrays are small, and the row sums would otherwise depend on how rows are split."""
     t = logits.dtype.type
-    return _loops.softmax_cross_entropy(logits, np.ascontiguousarray(labels), t(label_smoothing), t(scale),
-                                        t(1))
+    labels = np.ascontiguousarray(labels)
+    return _kernels().softmax_cross_entropy(logits, labels, t(label_smoothing), t(scale), t(1))
 
 
 def count_correct(logits, labels):
     """The number of rows whose largest score (the first one on ties, as ``np.argmax``) is at the
     label; -1 if a label is negative. ``logits`` (batch, C) C-contiguous, ``labels`` (batch,) integers."""
-    return int(_loops.count_correct(logits, np.ascontiguousarray(labels)))
+    return int(_kernels().count_correct(logits, np.ascontiguousarray(labels)))

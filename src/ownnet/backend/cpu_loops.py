@@ -4,8 +4,11 @@ range of indices, and a parallel variant that splits the array into fixed chunks
 Imported only where Numba is installed (``cpu_kernels`` imports it when a kernel is first needed).
 
 - ``name(start, stop, a, b, ...)`` computes elements ``start..stop-1`` of flat, C-contiguous arrays of one
-  dtype; ``name(0, a.size, ...)`` is the whole serial pass. The scalars come in the arrays' dtype (a
-  Python float would make Numba compute a float32 array's arithmetic in float64).
+  dtype; ``name(0, a.size, ...)`` is the whole serial pass. Each loop runs over slices ``a[start:stop]``
+  with ``range(size)``: an index that cannot be negative lets LLVM vectorise the loop (with
+  ``range(start, stop)`` Numba checks each index for wrap-around, and the loop ran 5x slower). The
+  scalars come in the arrays' dtype (a Python float would make Numba compute a float32 array's
+  arithmetic in float64).
 - ``name_parallel(a, b, ...)`` runs ``name`` on chunks of ``CHUNK`` elements with ``prange``: every
   element gets the same operations in the same order as in the serial pass, so the result is bitwise
   the serial one whatever the number of threads (no element depends on another; nothing is summed
@@ -59,7 +62,8 @@ def _stop(chunk, size):
 @jit
 def sgd(start, stop, p, g, b, lr, wd, momentum, one_minus_dampening, dampened, nesterov, first):
     """SGD with every option (``NumpyOps.sgd_update``); ``b`` is ``g`` itself when there is no momentum."""
-    for i in range(start, stop):
+    p, g, b = p[start:stop], g[start:stop], b[start:stop]
+    for i in range(p.size):
         d = p[i] * wd + g[i] if wd != 0 else g[i]  # the L2 term first, as grad + wd * data
         step = d
         if momentum != 0:
@@ -83,7 +87,8 @@ def sgd_parallel(p, *rest):
 @jit
 def sgd_momentum(start, stop, p, g, b, lr, momentum):
     """The common case (momentum, no L2, dampening or Nesterov), unbranched: b = m b + g; p -= lr b."""
-    for i in range(start, stop):
+    p, g, b = p[start:stop], g[start:stop], b[start:stop]
+    for i in range(p.size):
         bi = b[i] * momentum + g[i]
         b[i] = bi
         p[i] = p[i] - bi * lr
@@ -99,7 +104,8 @@ def sgd_momentum_parallel(p, *rest):
 def adam(start, stop, p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, step_size,
          bias2_sqrt, wd, decay, decoupled):
     """Adam, AdamW with ``decoupled`` (``NumpyOps.adam_update`` without AMSGrad)."""
-    for i in range(start, stop):
+    p, g, m, v = p[start:stop], g[start:stop], m[start:stop], v[start:stop]
+    for i in range(p.size):
         if decoupled:
             p[i] = p[i] * decay
         d = p[i] * wd + g[i] if wd != 0 else g[i]
@@ -121,7 +127,8 @@ def rmsprop(start, stop, p, g, s, a, b, lr, alpha, one_minus_alpha, eps, wd, mom
     """RMSProp (``NumpyOps.rmsprop_update``); ``a`` (the centred average) and ``b`` (the momentum
     buffer) are ``s`` itself where unused, and never touched then."""
     zero = lr - lr
-    for i in range(start, stop):
+    p, g, s, a, b = p[start:stop], g[start:stop], s[start:stop], a[start:stop], b[start:stop]
+    for i in range(p.size):
         d = p[i] * wd + g[i] if wd != 0 else g[i]
         si = s[i] * alpha + (d * d) * one_minus_alpha
         s[i] = si
@@ -150,7 +157,8 @@ def rmsprop_parallel(p, *rest):
 @jit
 def relu(start, stop, out, x, zero):
     """``max(x, 0)`` as ``np.maximum(x, 0)`` gives it: NaN stays NaN, -0.0 becomes +0.0."""
-    for i in range(start, stop):
+    out, x = out[start:stop], x[start:stop]
+    for i in range(out.size):
         out[i] = x[i] if x[i] > zero or x[i] != x[i] else zero
 
 
@@ -165,7 +173,8 @@ def relu_backward(start, stop, out, g, y, one):
     """``g * (y > 0)``, the mask a product as in the reference: where y <= 0, g * 0 (-0.0 for a negative
     g, NaN for an infinite one)."""
     zero = one - one
-    for i in range(start, stop):
+    out, g, y = out[start:stop], g[start:stop], y[start:stop]
+    for i in range(out.size):
         out[i] = g[i] * (one if y[i] > zero else zero)
 
 
@@ -178,7 +187,8 @@ def relu_backward_parallel(out, *rest):
 @jit
 def tanh_backward(start, stop, out, g, y, one):
     """``(1 - y^2) g``."""
-    for i in range(start, stop):
+    out, g, y = out[start:stop], g[start:stop], y[start:stop]
+    for i in range(out.size):
         out[i] = (one - y[i] * y[i]) * g[i]
 
 
@@ -191,7 +201,8 @@ def tanh_backward_parallel(out, *rest):
 @jit
 def sigmoid_backward(start, stop, out, g, y, one):
     """``(1 - y) y g``."""
-    for i in range(start, stop):
+    out, g, y = out[start:stop], g[start:stop], y[start:stop]
+    for i in range(out.size):
         out[i] = ((one - y[i]) * y[i]) * g[i]
 
 
