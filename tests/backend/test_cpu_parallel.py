@@ -208,12 +208,16 @@ def test_timings_try_each_variant_then_keep_the_faster():
     assert timings.pick(now=0.1) == 1  # then the parallel loop
     timings.record(1, 6e-6, now=0.1)
     assert timings.pick(now=0.2) == 1  # the faster
-    timings.record(1, 30e-6, now=0.2)  # one slow call: 6 + 0.25 * 24 = 12 us, slower than 10 us now
-    assert timings.seconds[1] == pytest.approx(12e-6)
-    assert timings.pick(now=0.3) == 0
+    timings.record(1, 300e-6, now=0.2)  # one slow call (preempted): the median of (6, 300) is 300...
+    timings.record(1, 6e-6, now=0.25)  # ...of (6, 300, 6) is 6 again
+    assert timings.typical(1) == 6e-6 and timings.pick(now=0.3) == 1
+    for step in range(4):  # the host slows the parallel loop for good: the last KEEP calls decide
+        timings.record(1, 20e-6, now=0.3 + step / 100)
+    assert timings.typical(1) == 20e-6 and timings.pick(now=0.4) == 0
+    assert len(timings.recent[1]) == cpu_parallel.KEEP
 
 
-def test_timings_retry_the_slower_variant_after_a_while_and_forget_its_old_time():
+def test_timings_retry_the_slower_variant_after_a_while_and_forget_its_old_times():
     timings = cpu_parallel._Timings()
     timings.record(0, 10e-6, now=0.0)
     timings.record(1, 80e-6, now=0.0)  # a busy host: parallel 8x slower
@@ -222,9 +226,20 @@ def test_timings_retry_the_slower_variant_after_a_while_and_forget_its_old_time(
         timings.record(0, 10e-6, now=step * cpu_parallel.RETRY_SECONDS / 10)
     later = 1.05 * cpu_parallel.RETRY_SECONDS
     assert timings.pick(now=later) == 1  # the host may have changed: run the parallel loop again
-    timings.record(1, 5e-6, now=later)  # it did: the old 80 us is forgotten, not averaged in
-    assert timings.seconds[1] == 5e-6
+    timings.record(1, 5e-6, now=later)  # it did: the old 80 us is forgotten
+    assert timings.recent[1] == [5e-6]
     assert timings.pick(now=later + 0.01) == 1
+
+
+def test_a_very_slow_variant_is_retried_less_often():
+    timings = cpu_parallel._Timings()
+    timings.record(0, 1e-3, now=0.0)
+    timings.record(1, 0.03, now=0.0)  # a busy host: 30 ms, retried after RETRY_COST * 30 ms
+    wait = cpu_parallel.RETRY_COST * 0.03
+    assert wait > cpu_parallel.RETRY_SECONDS
+    timings.record(0, 1e-3, now=wait - 0.01)
+    assert timings.pick(now=wait - 0.01) == 0
+    assert timings.pick(now=wait + 0.01) == 1
 
 
 def test_run_keeps_timings_per_op_and_size_class(loops, mode, monkeypatch):
@@ -239,17 +254,6 @@ def test_run_keeps_timings_per_op_and_size_class(loops, mode, monkeypatch):
     ((key, (serial, parallel)),) = cpu_parallel.timings().items()
     assert key == ("relu", x.nbytes.bit_length())
     assert serial > 0 and parallel > 0  # each variant was tried
-
-
-def test_a_very_slow_variant_is_retried_less_often():
-    timings = cpu_parallel._Timings()
-    timings.record(0, 1e-3, now=0.0)
-    timings.record(1, 0.03, now=0.0)  # a busy host: 30 ms, retried after RETRY_COST * 30 ms
-    wait = cpu_parallel.RETRY_COST * 0.03
-    assert wait > cpu_parallel.RETRY_SECONDS
-    timings.record(0, 1e-3, now=wait - 0.01)
-    assert timings.pick(now=wait - 0.01) == 0
-    assert timings.pick(now=wait + 0.01) == 1
 
 
 def test_openmp_threads_are_made_passive_while_the_layer_starts_and_the_environment_comes_back(monkeypatch):

@@ -27,8 +27,9 @@ import numpy as np
 from numba import prange
 
 CHUNK = 16384
-"""Elements per chunk of a parallel pass (64 KiB of float32): many chunks per core for the arrays that
-go parallel (>= 2 ** 16 elements), each long enough for the vectorised inner loop."""
+"""Elements per chunk of a parallel pass (64 KiB of float32): several chunks per core for the arrays
+that may go parallel (``cpu_parallel.MIN_PARALLEL_SIZE``, 2 ** 17 elements, and more), each long enough
+for the vectorised inner loop."""
 
 
 def _cache_possible():

@@ -1,17 +1,24 @@
 """Whether an element-wise pass of ``cpu_kernels`` runs on one core or on all of them, decided by
 timing both as they run.
 
-An optimizer update or an activation pass reads and writes memory and does little arithmetic: one core
-cannot use the memory bandwidth that two or more can. Split over the cores (``cpu_loops``'s
-``*_parallel`` loops), a pass of the canonical net's first weight matrix (401,408 floats) can take 0.6x
-the time of the serial pass on a quiet host. But starting the cores costs a few microseconds, and on a
-busy or virtual host a core may be late to arrive (another process, or another guest, runs on it):
-there the parallel pass took 2 to 8 times longer than the serial one. So neither a constant threshold
-nor a choice made once per process holds; ``run`` times both variants as they run:
+An optimizer update or an activation pass reads and writes memory and does little arithmetic; Adam's
+update does more. Split over the cores (``cpu_loops``'s ``*_parallel`` loops), such a pass can run
+faster: on the project's 2-core AMD EPYC, timed alone (``benchmarks/parallel_kernels.py``), the
+SGD-momentum update of the canonical net's first weight matrix (401,408 floats) took 72 us instead of
+119 us and Adam's 0.91 ms instead of 1.67 ms. But whether it pays depends on what else holds the cores
+at that moment, which no constant threshold and no choice made once per process can know:
+
+- in a training step every such pass follows a matrix product, and OpenBLAS's worker threads keep
+  spinning on the other cores for a while after it: there the parallel pass was no faster than the
+  serial one (the SGD-momentum update above 365 us against 345 us, inside the step);
+- on a busy host (other processes, or another guest, on the cores) a thread may be late to arrive, and
+  the pass waits for it: there the parallel pass took 3 to 50 times longer than the serial one.
+
+So ``run`` times both variants as they run:
 
 - below ``MIN_PARALLEL_SIZE`` elements, always the serial loop (starting the threads cannot pay);
 - above it, per op and size class (the array's size in bytes, rounded to a power of two), the variant
-  with the lower recent time (an exponential average of the seconds per call), retrying the other one
+  with the lower recent time (the median of its last ``KEEP`` calls), retrying the other one
   every ``RETRY_SECONDS`` (less often where it is very slow) so that a host that changes pace is
   followed within about a second.
 
@@ -33,16 +40,17 @@ import os
 import threading
 import time
 
-MIN_PARALLEL_SIZE = 1 << 16
-"""Below this many elements a pass is always serial: 65,536 float32 elements take ~10 us on one core,
-about the cost of starting the others (measured with ``benchmarks/parallel_kernels.py``)."""
+MIN_PARALLEL_SIZE = 1 << 17
+"""Below this many elements a pass is always serial. Measured with ``benchmarks/parallel_kernels.py``
+on the project's 2-core AMD EPYC: an SGD-momentum pass over 65,536 float32 elements takes ~17 us on
+one core and ~13 us on two, a gain of ~4 us that the timing in ``run`` (~4 us) would eat."""
 RETRY_SECONDS = 1.0
 """How often, at most, the variant that lost is run again, to see whether the host changed pace..."""
 RETRY_COST = 100
 """...and at most once per this many times its own last time: on a host so busy that the losing
 variant takes 30 ms, it runs again after 3 s, so that retrying costs at most ~1% of the time."""
-SMOOTHING = 0.25
-"""The weight of a new timing in a variant's running average."""
+KEEP = 5
+"""How many recent times of each variant the choice looks at (their median)."""
 THREAD_SAFE_LAYERS = ("omp", "tbb")
 MODES = ("auto", "0", "always")
 
@@ -134,29 +142,36 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Timings:
-    """Recent seconds per call of one op's serial (0) and parallel (1) loop at one size class."""
+    """The last few seconds per call of one op's serial (0) and parallel (1) loop at one size class."""
 
     def __init__(self):
-        self.seconds = [None, None]
+        self.recent = ([], [])
         self.last_run = [0.0, 0.0]
+
+    def typical(self, variant):
+        """The median of the variant's last ``KEEP`` times (None before its first run): one slow call,
+        the thread preempted say, does not flip the choice."""
+        times = sorted(self.recent[variant])
+        return times[len(times) // 2] if times else None
 
     def pick(self, now):
         """The variant to run: one never timed, else the slower one if its last run is older than
         ``RETRY_SECONDS`` and ``RETRY_COST`` times its time, else the faster one."""
+        typical = [self.typical(0), self.typical(1)]
         for variant in (0, 1):
-            if self.seconds[variant] is None:
+            if typical[variant] is None:
                 return variant
-        best = 0 if self.seconds[0] <= self.seconds[1] else 1
+        best = 0 if typical[0] <= typical[1] else 1
         other = 1 - best
-        retry = now - self.last_run[other] > max(RETRY_SECONDS, RETRY_COST * self.seconds[other])
+        retry = now - self.last_run[other] > max(RETRY_SECONDS, RETRY_COST * typical[other])
         return other if retry else best
 
     def record(self, variant, seconds, now):
-        old = self.seconds[variant]
-        if old is None or now - self.last_run[variant] > RETRY_SECONDS:  # stale: start again
-            self.seconds[variant] = seconds
-        else:
-            self.seconds[variant] = old + SMOOTHING * (seconds - old)
+        recent = self.recent[variant]
+        if now - self.last_run[variant] > RETRY_SECONDS:  # older times are of another phase: forget them
+            recent.clear()
+        recent.append(seconds)
+        del recent[:-KEEP]
         self.last_run[variant] = now
 
 
@@ -184,6 +199,6 @@ def run(name, serial, parallel, *args):
 
 
 def timings():
-    """``{(op, size class): (serial seconds, parallel seconds)}``: the running averages ``run`` chooses
+    """``{(op, size class): (serial seconds, parallel seconds)}``: the recent medians ``run`` chooses
     by (None where a variant has not run), for benchmarks and curious users."""
-    return {key: tuple(t.seconds) for key, t in _timings.items()}
+    return {key: (t.typical(0), t.typical(1)) for key, t in _timings.items()}
