@@ -96,6 +96,8 @@ CASES = [
     (["train", "--lr", "nan"], "--lr"),
     # lab, bench, the command itself
     (["lab", "--seed", "-1"], "--seed"),
+    (["lab", "--quick", "--out", "{afile}/sub"], "cannot write into --out"),
+    (["evaluate", "{ten}", "--out", "{afile}/sub"], "cannot write into --out"),
     ([], "command"),
     (["evaluate"], "model"),
 ]

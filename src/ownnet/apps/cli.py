@@ -18,6 +18,7 @@ from ownnet.apps.lab import run_lab
 from ownnet.apps.model_checks import check_image_classifier
 from ownnet.apps.serve import DashboardCallback, check_allow_hosts, serve_main
 from ownnet.apps.user_modules import import_user_module
+from ownnet.files import check_writable_folder
 from ownnet.io import ModelFormatError, load
 from ownnet.io.onnx import export_file
 from ownnet.nn.mlp import activation_class
@@ -252,12 +253,10 @@ def _load_model(path, imports=()):
 def _make_output_folder(folder, command):
     """Create ``--out`` before the work starts, so that a folder that cannot be written is found at once."""
     try:
-        os.makedirs(folder, exist_ok=True)
+        check_writable_folder(folder)
     except OSError as error:
-        raise UsageError(f"ownnet {command}: cannot create --out {folder} ({error.strerror or error})") \
+        raise UsageError(f"ownnet {command}: cannot write into --out {folder} ({error.strerror or error})") \
             from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"ownnet {command}: --out {folder} is not writable")
 
 
 def _load_image_classifier(args, command):
@@ -327,6 +326,7 @@ def _cmd_serve(args):
 
 
 def _cmd_lab(args):
+    _make_output_folder(args.out, "lab")
     report = run_lab(args.out, quick=args.quick, seed=args.seed, seeds=args.seeds, hidden=args.hidden,
                      lr=args.lr, epochs=args.epochs, activations=args.activations)
     print(f"report written to {report}")
