@@ -110,6 +110,9 @@ def test_compiled_relu_keeps_nan_and_skips_what_it_does_not_cover():
     assert not cpu_kernels.elementwise_ready(np.ones((4, 3), np.float32)[:, :2])  # not contiguous
     assert not cpu_kernels.elementwise_ready(np.ones(3, np.int64))
     assert not cpu_kernels.elementwise_ready(x, x.astype(np.float64))  # mixed dtypes
+    assert not cpu_kernels.elementwise_ready(x, x.reshape(3, 1))  # another shape
+    assert not cpu_kernels.elementwise_ready(x, x[:, ::-1])  # a later array not contiguous
+    assert not cpu_kernels.elementwise_ready(x, x.tolist()) and not cpu_kernels.elementwise_ready([1.0])
     column = np.asfortranarray(np.arange(-3.0, 3.0).reshape(2, 3))
     np.testing.assert_array_equal(on.ReLU().forward(column), np.maximum(column, 0))  # NumPy's path
 

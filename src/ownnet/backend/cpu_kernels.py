@@ -74,11 +74,17 @@ def _elementwise(name, *args):
 
 def elementwise_ready(*arrays):
     """Whether the kernels apply to these arrays: NumPy float32 or float64 arrays of one dtype and
-    shape, C-contiguous (so that a flat view is the array itself)."""
+    shape, C-contiguous (so that a flat view is the array itself). (A plain loop: called for every
+    pass, it costs about a microsecond.)"""
     first = arrays[0]
-    return (isinstance(first, np.ndarray) and first.dtype in _FLOATS
-            and all(isinstance(a, np.ndarray) and a.dtype == first.dtype and a.shape == first.shape
-                    and a.flags.c_contiguous for a in arrays))
+    if not isinstance(first, np.ndarray) or first.dtype not in _FLOATS:
+        return False
+    dtype, shape = first.dtype, first.shape
+    for array in arrays:
+        if (not isinstance(array, np.ndarray) or array.dtype != dtype or array.shape != shape
+                or not array.flags.c_contiguous):
+            return False
+    return True
 
 
 def _flat(array):
