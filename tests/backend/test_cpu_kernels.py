@@ -32,7 +32,10 @@ def require_kernels():
         pytest.skip("OWNNET_NUMBA=0 switches the compiled kernels off")
 
 
-def trajectory(make, dtype, compiled, steps=25):
+def trajectory(make, dtype, compiled, steps=25, in_place=False):
+    """``in_place``: the gradients are written into the same arrays every step (as backward does), and
+    at step 12 every parameter's data is replaced by a copy and the optimizer's state is reloaded
+    (new arrays): the compiled step must follow the new arrays, not the flat views it kept."""
     cpu_kernels.set_enabled(compiled)
     try:
         rng = np.random.default_rng(0)
@@ -41,7 +44,14 @@ def trajectory(make, dtype, compiled, steps=25):
         optimizer = make(model.parameters())
         for step in range(steps):
             for p in model.parameters():
-                p.grad = rng.standard_normal(p.shape).astype(dtype)
+                if in_place:
+                    p.grad[...] = rng.standard_normal(p.shape).astype(dtype)
+                else:
+                    p.grad = rng.standard_normal(p.shape).astype(dtype)
+            if in_place and step == 12:
+                for p in model.parameters():
+                    p.data = p.data.copy()
+                optimizer.load_state_dict(optimizer.state_dict())
             if step == 10:
                 optimizer.lr *= 0.5  # a schedule's change is read at the next step
             optimizer.step()
@@ -52,10 +62,11 @@ def trajectory(make, dtype, compiled, steps=25):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("make", OPTIMIZERS)
-def test_compiled_update_is_bitwise_the_numpy_update(make, dtype):
+@pytest.mark.parametrize("in_place", [False, True])
+def test_compiled_update_is_bitwise_the_numpy_update(make, dtype, in_place):
     require_kernels()
-    numpy_params, numpy_state = trajectory(make, dtype, compiled=False)
-    compiled_params, compiled_state = trajectory(make, dtype, compiled=True)
+    numpy_params, numpy_state = trajectory(make, dtype, compiled=False, in_place=in_place)
+    compiled_params, compiled_state = trajectory(make, dtype, compiled=True, in_place=in_place)
     assert cpu_kernels.available()
     for a, b in zip(numpy_params, compiled_params):
         np.testing.assert_array_equal(a, b)

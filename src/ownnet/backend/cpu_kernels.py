@@ -91,23 +91,25 @@ def _flat(array):
     return array.reshape(-1)  # a view: callers check C-contiguity (elementwise_ready)
 
 
+# The updates take flat (1-D) views of one parameter's arrays, checked by the caller
+# (``elementwise_ready``; ``NumbaOps`` keeps the views of each parameter from step to step).
 def sgd_update(data, grad, buffer, lr, weight_decay, momentum, dampening, nesterov, first):
     """One SGD step of one parameter, in place (``buffer``: the momentum buffer, or None)."""
     t = data.dtype.type
     if buffer is None:  # no momentum: the loop never touches the buffer argument
         buffer, momentum = grad, 0.0
     elif not (weight_decay or dampening or nesterov or first):
-        _elementwise("sgd_momentum", _flat(data), _flat(grad), _flat(buffer), t(lr), t(momentum))
+        _elementwise("sgd_momentum", data, grad, buffer, t(lr), t(momentum))
         return
-    _elementwise("sgd", _flat(data), _flat(grad), _flat(buffer), t(lr), t(weight_decay), t(momentum),
-                 t(1 - dampening), dampening != 0, bool(nesterov), bool(first))
+    _elementwise("sgd", data, grad, buffer, t(lr), t(weight_decay), t(momentum), t(1 - dampening),
+                 dampening != 0, bool(nesterov), bool(first))
 
 
 def adam_update(data, grad, m, v, betas, eps, lr, step, weight_decay, decoupled):
     """One Adam (or AdamW, ``decoupled``) step of one parameter, in place; no AMSGrad."""
     t = data.dtype.type
     beta1, beta2 = betas
-    _elementwise("adam", _flat(data), _flat(grad), _flat(m), _flat(v), t(beta1), t(1 - beta1), t(beta2),
+    _elementwise("adam", data, grad, m, v, t(beta1), t(1 - beta1), t(beta2),
                  t(1 - beta2), t(eps), t(lr / (1 - beta1 ** step)), t(math.sqrt(1 - beta2 ** step)),
                  t(0.0 if decoupled else weight_decay), t(1 - lr * weight_decay), bool(decoupled))
 
@@ -119,9 +121,8 @@ def rmsprop_update(data, grad, square_avg, grad_avg, buffer, lr, alpha, eps, wei
     absent = square_avg  # stands in for a state array the loop then never touches
     centred = absent if grad_avg is None else grad_avg
     momentum = 0.0 if buffer is None else momentum
-    _elementwise("rmsprop", _flat(data), _flat(grad), _flat(square_avg), _flat(centred),
-                 _flat(absent if buffer is None else buffer), t(lr), t(alpha), t(1 - alpha), t(eps),
-                 t(weight_decay), t(momentum), grad_avg is not None)
+    _elementwise("rmsprop", data, grad, square_avg, centred, absent if buffer is None else buffer, t(lr),
+                 t(alpha), t(1 - alpha), t(eps), t(weight_decay), t(momentum), grad_avg is not None)
 
 
 def _into_new(name, like, *inputs, constant):
