@@ -154,3 +154,24 @@ def test_the_report_gives_each_phase_with_the_cpu_model():
     assert "fast rounds 2, 4 (SGEMM 158-160 GFLOP/s)" in lines[-1] and "slow rounds 3, 5" in lines[-1]
     one_pace = report.ratios_table({**run, "phases": bench.paired_ratios_by_phase(seconds, [100.0] * 5)})
     assert "one pace" in one_pace[-1] and "| - |" in one_pace[2]  # no slow rounds: a dash
+
+
+def test_the_reach_is_the_ceiling_over_torch_and_is_reported_after_ownnets_rows():
+    # round 1 warm-up; rounds 2, 4 fast, 3, 5 slow; the ceiling is 1.5x torch in fast rounds, 1.2x in slow
+    seconds = {"ownnet": [9.0, 1.0, 2.0, 1.0, 2.0], "torch": [5.0, 1.5, 2.4, 1.5, 2.4],
+               "ceiling": [8.0, 1.0, 2.0, 1.0, 2.0]}
+    peaks = [60.0, 160.0, 80.0, 158.0, 79.0]
+    ratios, by_phase = bench.paired_ratios(seconds), bench.paired_ratios_by_phase(seconds, peaks)
+    bench.add_reach(ratios, by_phase, seconds, peaks)
+    assert ratios["ceiling / torch"]["all"] == pytest.approx([1.5, 1.2, 1.5, 1.2])
+    assert by_phase["fast"]["ratios"]["ceiling / torch"]["median"] == pytest.approx(1.5)
+    assert by_phase["slow"]["ratios"]["ceiling / torch"]["median"] == pytest.approx(1.2)
+    lines = report.ratios_table({"net": "canonical", "ratios": ratios, "phases": by_phase})
+    rows = [line for line in lines if line.startswith("| ")][2:]
+    assert rows[-1].startswith("| ceiling / torch (the reach") and "1.50x (1.50-1.50, 2)" in rows[-1]
+    assert rows[0].startswith("| ownnet / torch |")
+    # without the ceiling or without torch there is no reach, and nothing fails
+    alone = {"ownnet": seconds["ownnet"], "torch": seconds["torch"]}
+    ratios = bench.paired_ratios(alone)
+    bench.add_reach(ratios, bench.paired_ratios_by_phase(alone, peaks), alone, peaks)
+    assert "ceiling / torch" not in ratios

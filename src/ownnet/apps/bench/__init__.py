@@ -8,7 +8,8 @@ turn in every round too, and so does the ``ceiling``: the step's matrix products
 update with nothing else, the most a framework could reach here. The ratios (ownnet / torch, ...) are
 computed within each round and reported as their median and range over the rounds, and again for the
 rounds of the host's fast and slow phases apart (told apart by the round's SGEMM rate), with the CPU
-model.
+model; ``ceiling / torch`` is given too, the host's reach: no trainer of the recipe gets further ahead
+of PyTorch than that.
 
 Read in this order: ``nets`` (what is trained), ``workers`` (the systems), ``rounds`` (the pairing and
 the statistics), ``run`` (one net's turns), ``report`` and ``command`` (the command line);
@@ -19,6 +20,7 @@ from ownnet.apps.bench.command import main
 from ownnet.apps.bench.nets import NETS, RECIPE, SYSTEMS, flops_per_epoch, gemm_shapes
 from ownnet.apps.bench.report import markdown
 from ownnet.apps.bench.rounds import (
+    add_reach,
     paired_ratios,
     paired_ratios_by_phase,
     per_round_speedups,
@@ -29,6 +31,6 @@ from ownnet.apps.bench.rounds import (
 )
 from ownnet.apps.bench.run import compare
 
-__all__ = ["NETS", "RECIPE", "SYSTEMS", "compare", "flops_per_epoch", "gemm_shapes", "main", "markdown",
-           "paired_ratios", "paired_ratios_by_phase", "per_round_speedups", "phases", "spread", "steady",
-           "turn_order"]
+__all__ = ["NETS", "RECIPE", "SYSTEMS", "add_reach", "compare", "flops_per_epoch", "gemm_shapes", "main",
+           "markdown", "paired_ratios", "paired_ratios_by_phase", "per_round_speedups", "phases", "spread",
+           "steady", "turn_order"]

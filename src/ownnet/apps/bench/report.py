@@ -2,7 +2,7 @@
 and a table of the paired per-round ratios (median and range)."""
 
 from ownnet.apps.bench.nets import NETS
-from ownnet.apps.bench.rounds import PHASE_GAP
+from ownnet.apps.bench.rounds import PHASE_GAP, REACH
 
 RATIO_ORDER = ("torch", "sklearn", "numpy", "ceiling")
 GAP = f"{PHASE_GAP - 1:.0%}"
@@ -64,6 +64,8 @@ def ratios_table(run, cpu="this CPU"):
     names = [f"ownnet / {other}" for other in RATIO_ORDER if f"ownnet / {other}" in run["ratios"]]
     if not names:
         return []
+    if REACH in run["ratios"]:
+        names.append(REACH)
     phases = run.get("phases", {})
     lines = ["| samples/s, per round | median | min-max | rounds | fast phase: median (min-max, rounds) | "
              "slow phase: median (min-max, rounds) |", "| --- | --- | --- | --- | --- | --- |"]
@@ -71,7 +73,8 @@ def ratios_table(run, cpu="this CPU"):
         r = run["ratios"][name]
         by_phase = [_ratio_cell(phases.get(phase, {}).get("ratios", {}).get(name))
                     for phase in ("fast", "slow")]
-        lines.append(f"| {name} | **{r['median']:.2f}x** | {r['min']:.2f}-{r['max']:.2f}x | "
+        label = f"{name} (the reach: products and update only)" if name == REACH else name
+        lines.append(f"| {label} | **{r['median']:.2f}x** | {r['min']:.2f}-{r['max']:.2f}x | "
                      f"{len(r['all'])} | {by_phase[0]} | {by_phase[1]} |")
     return lines + ["", phase_line(phases, cpu)]
 

@@ -95,3 +95,21 @@ def paired_ratios_by_phase(seconds, peaks, system="ownnet"):
                          "sgemm_peak": spread([peaks[index] for index in rounds]),
                          "ratios": ratio_spreads(times, system)}
     return result
+
+
+REACH = "ceiling / torch"
+"""The reach of the host: the ceiling (each step's matrix products and optimizer update, nothing else)
+over PyTorch, per round. No trainer of the recipe does less work than the ceiling, so ``ownnet /
+torch`` stays below this in every round but by noise: a target for ``ownnet / torch`` above it cannot
+be met on that host, whatever the framework does around the products."""
+
+
+def add_reach(ratios, phases, seconds, peaks):
+    """Add ``REACH`` to ``ratios`` (``paired_ratios``) and to each phase's ratios
+    (``paired_ratios_by_phase``), in place, where both the ceiling and PyTorch ran."""
+    if "ceiling" not in seconds or "torch" not in seconds:
+        return
+    pair = {name: seconds[name] for name in ("ceiling", "torch")}
+    ratios[REACH] = paired_ratios(pair, "ceiling")[REACH]
+    for phase, part in paired_ratios_by_phase(pair, peaks, "ceiling").items():
+        phases[phase]["ratios"][REACH] = part["ratios"][REACH]

@@ -16,6 +16,7 @@ import time
 
 from ownnet.apps.bench.nets import NETS, SYSTEMS, flops_per_epoch
 from ownnet.apps.bench.rounds import (
+    add_reach,
     paired_ratios,
     paired_ratios_by_phase,
     per_round_peak_shares,
@@ -115,7 +116,8 @@ def summarize(net, epochs, threads, n_samples, seconds, peaks, finals, blas, ord
     """The result of one net's run: per system the seconds per epoch (median of the rounds after the
     first, min, max, all), samples/s, GFLOP/s, the share of the same round's SGEMM peak, the test
     accuracy and peak memory; the paired per-round ratios (``rounds.paired_ratios``), also for the
-    host's fast and slow rounds apart (``rounds.paired_ratios_by_phase``); the turn orders,
+    host's fast and slow rounds apart (``rounds.paired_ratios_by_phase``), with the host's reach
+    (``rounds.add_reach``: ceiling / torch); the turn orders,
     the BLAS pools of each worker and the peak's turns."""
     flops = flops_per_epoch(NETS[net]["sizes"], n_samples)
     results = {}
@@ -129,7 +131,9 @@ def summarize(net, epochs, threads, n_samples, seconds, peaks, finals, blas, ord
             "test_accuracy": finals[system]["accuracy"], "peak_rss_mib": finals[system]["peak_rss_mib"],
             "numba": finals[system].get("numba"),
         }
+    ratios, phases = paired_ratios(seconds), paired_ratios_by_phase(seconds, peaks)
+    add_reach(ratios, phases, seconds, peaks)  # ceiling / torch: what any trainer could reach here
     return {"net": net, "epochs": epochs, "threads": threads, "samples": n_samples, "systems": results,
-            "ratios": paired_ratios(seconds), "phases": paired_ratios_by_phase(seconds, peaks),
+            "ratios": ratios, "phases": phases,
             "turn_orders": orders, "blas": blas,
             "sgemm_peak_gflops": statistics.median(steady(peaks)), "sgemm_peak_all": peaks}
