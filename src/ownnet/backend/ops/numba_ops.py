@@ -84,7 +84,7 @@ def _flat_views(work, *arrays):
     array objects come back (every step, unless a parameter's data, gradient or state was replaced),
     the step reuses the views instead of checking and reshaping each array again (~2 us a parameter,
     much of a small net's update). A NumPy array's memory never moves, so the same object has the same
-    memory; its dtype and shape are compared too, as they can be reassigned in place."""
+    memory; the data's dtype and shape are compared too, as NumPy lets them be reassigned in place."""
     known = work.get("flat_views")
     if known is not None:
         sources, dtype, shape, views = known
