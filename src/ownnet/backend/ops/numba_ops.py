@@ -48,13 +48,11 @@ class NumbaOps(NumpyOps):
         return cpu_kernels.count_correct(scores, labels)
 
     def sgd_update(self, data, grad, buffer, work, lr, weight_decay, momentum, dampening, nesterov, first):
-        flat = _flat_views(work, data, grad) if buffer is None else _flat_views(work, data, grad, buffer)
+        flat = _flat_views(work, data, grad, buffer)
         if flat is None:
             return super().sgd_update(data, grad, buffer, work, lr, weight_decay, momentum, dampening,
                                       nesterov, first)
-        data, grad, *rest = flat
-        cpu_kernels.sgd_update(data, grad, rest[0] if rest else None, lr, weight_decay, momentum, dampening,
-                               nesterov, first)
+        cpu_kernels.sgd_update(*flat, lr, weight_decay, momentum, dampening, nesterov, first)
 
     def adam_update(self, data, grad, m, v, v_max, work, betas, eps, lr, step, weight_decay, decoupled):
         flat = None if v_max is not None else _flat_views(work, data, grad, m, v)  # no kernel for AMSGrad
@@ -65,37 +63,35 @@ class NumbaOps(NumpyOps):
 
     def rmsprop_update(self, data, grad, square_avg, grad_avg, buffer, work, lr, alpha, eps, weight_decay,
                        momentum):
-        flat = _flat_views(work, data, grad, square_avg, *(a for a in (grad_avg, buffer) if a is not None))
+        flat = _flat_views(work, data, grad, square_avg, grad_avg, buffer)
         if flat is None:
             return super().rmsprop_update(data, grad, square_avg, grad_avg, buffer, work, lr, alpha, eps,
                                           weight_decay, momentum)
-        data, grad, square_avg, *rest = flat
-        grad_avg = rest.pop(0) if grad_avg is not None else None
-        buffer = rest.pop(0) if buffer is not None else None
-        cpu_kernels.rmsprop_update(data, grad, square_avg, grad_avg, buffer, lr, alpha, eps, weight_decay,
-                                   momentum)
+        cpu_kernels.rmsprop_update(*flat, lr, alpha, eps, weight_decay, momentum)
 
 
-def _flat_views(work, *arrays):
-    """Flat views of one parameter's ``arrays`` (data, gradient, state) for the update kernels, or None
-    where the kernels do not apply to them (``elementwise_ready``).
+def _flat_views(work, data, *arrays):
+    """Flat views of one parameter's ``data`` and ``arrays`` (gradient, state; None for a state the rule
+    does not keep, which stays None) for the update kernels, or None where the kernels do not apply to
+    them (``elementwise_ready``).
 
     Checked once and kept in the parameter's ``work`` dict, with the arrays they view: while the same
     array objects come back (every step, unless a parameter's data, gradient or state was replaced),
     the step reuses the views instead of checking and reshaping each array again (~2 us a parameter,
     much of a small net's update). A NumPy array's memory never moves, so the same object has the same
     memory; the data's dtype and shape are compared too, as NumPy lets them be reassigned in place."""
+    sources = (data, *arrays)
     known = work.get("flat_views")
     if known is not None:
-        sources, dtype, shape, views = known
-        if len(sources) == len(arrays) and arrays[0].dtype == dtype and arrays[0].shape == shape:
-            for source, array in zip(sources, arrays):
+        kept, dtype, shape, views = known
+        if len(kept) == len(sources) and data.dtype == dtype and data.shape == shape:
+            for source, array in zip(kept, sources):
                 if source is not array:
                     break
             else:
                 return views
-    if not elementwise_ready(*arrays):
+    if not elementwise_ready(*(array for array in sources if array is not None)):
         return None
-    views = [array.reshape(-1) for array in arrays]
-    work["flat_views"] = (arrays, arrays[0].dtype, arrays[0].shape, views)
+    views = [None if array is None else array.reshape(-1) for array in sources]
+    work["flat_views"] = (sources, data.dtype, data.shape, views)
     return views
